@@ -1,0 +1,74 @@
+"""Shared benchmark plumbing: a throw-away database per run, percentiles, a floor in the same run."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+def setup_database(name: str, *, backend: str | None = None) -> str:
+    """Point Django at a fresh database for this benchmark and migrate it. Returns the vendor."""
+    backend = backend or ("postgresql" if os.environ.get("BENCH_BACKEND", "postgresql") == "postgresql" else "sqlite")
+    if backend == "postgresql":
+        import psycopg
+
+        with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' "
+                         "LC_CTYPE 'C.UTF-8'")
+        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
+    else:
+        path = Path(tempfile.mkdtemp(prefix="chanlian-bench-")) / f"{name}.sqlite3"
+        os.environ["DATABASE_URL"] = f"sqlite:///{path}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chanlian.settings")
+    os.environ.setdefault("CHANLIAN_DEMO", "1")
+    os.environ.setdefault("CHANLIAN_DATA_DIR", tempfile.mkdtemp(prefix="chanlian-bench-data-"))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return backend
+
+
+def percentile(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def timed(fn, n: int, warmup: int = 5) -> list[float]:
+    for _ in range(warmup):
+        fn(0)
+    out = []
+    for i in range(n):
+        t = time.perf_counter()
+        fn(i)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def report(name: str, samples: list[float], floor: list[float] | None = None, target_ms: float | None = None) -> dict:
+    p50, p95 = statistics.median(samples), percentile(samples, 95)
+    line = f"{name:<58} p50 {p50:7.2f} ms  p95 {p95:7.2f} ms"
+    row = {"name": name, "p50": p50, "p95": p95}
+    if floor:
+        fp95 = percentile(floor, 95)
+        row["floor_p95"], row["ratio"] = fp95, p95 / fp95 if fp95 else float("inf")
+        line += f"  floor p95 {fp95:6.2f} ms  ratio {row['ratio']:5.1f}×"
+    if target_ms is not None:
+        row["ok"] = p95 <= target_ms
+        line += f"  target ≤{target_ms:g} ms {'OK' if row['ok'] else 'MISSED'}"
+    print(line, flush=True)
+    return row

@@ -1,0 +1,56 @@
+"""Reads of regions. Regions are public reference data: every signed-in user may view every region."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy as _
+
+from chanlian.core.errors import InvalidInput
+from chanlian.core.permissions import policy
+
+from .choices import RegionLevel
+from .loader import CODE_RE
+from .models import Region
+
+
+@policy(Region)
+def _region_policy(qs: QuerySet, user, action: str) -> QuerySet:
+    # Nobody edits regions through the product; they come from the shipped data (``load_regions``).
+    return qs if action == "view" else qs.none()
+
+
+def get_region(code: str) -> Region:
+    """The region with this six-digit code; ``InvalidInput(code="unknown_region")`` if malformed or unknown.
+
+    For codes that users type or send: the error is a 400 on the field, not a 404 of the resource.
+    """
+    text = str(code).strip() if isinstance(code, str | int) and not isinstance(code, bool) else ""
+    if CODE_RE.fullmatch(text):
+        try:
+            return Region.objects.get(code=text)
+        except Region.DoesNotExist:
+            pass
+    raise InvalidInput(_("Unknown region code: %(code)s.") % {"code": str(code)[:20]}, code="unknown_region")
+
+
+def search_regions(q: str = "", *, level: str | None = None, parent: str | None = None) -> QuerySet[Region]:
+    """Regions whose name or full name contains ``q``, optionally of one level and/or under one parent."""
+    qs = Region.objects.all()
+    q = (q or "").strip()
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(full_name__icontains=q))
+    if level:
+        qs = qs.filter(level=level)
+    if parent:
+        qs = qs.filter(parent_id=parent)
+    return qs
+
+
+def county_choices(q: str = "", limit: int | None = 20) -> list[tuple[str, str]]:
+    """``(code, full_name)`` pairs of county-level regions matching ``q``, by code; ``limit=None`` for all.
+
+    Made for form choices and autocomplete, e.g. ``county_choices("安溪")`` →
+    ``[("350524", "福建省泉州市安溪县")]``.
+    """
+    qs = search_regions(q, level=RegionLevel.COUNTY).values_list("code", "full_name")
+    return list(qs if limit is None else qs[:limit])

@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from chanlian.core.api_views import AuditVerifyView, TokenView, healthz
+from chanlian.industry.urls import api_urlpatterns as industry_api
+from chanlian.regions.urls import api_urlpatterns as regions_api
+from chanlian.registry.urls import api_urlpatterns as registry_api
+
+api_v1 = [
+    path("auth/token/", TokenView.as_view(), name="token"),
+    path("audit/verify/", AuditVerifyView.as_view(), name="audit-verify"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    *regions_api,
+    *industry_api,
+    *registry_api,
+]
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("api/v1/", include((api_v1, "api"))),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("django-admin/", admin.site.urls),
+    path("", include("chanlian.web.urls")),
+]

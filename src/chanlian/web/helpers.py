@@ -1,0 +1,151 @@
+"""Read-only helpers of the pages: names in the active language, region input, a few aggregates.
+
+Nothing here writes. Reads of permission-scoped data start from ``restrict`` or a registry selector.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.db.models import Count
+from django.utils.translation import get_language
+
+from chanlian.core.errors import ServiceError
+from chanlian.registry.choices import MembershipStatus
+from chanlian.registry.models import Invitation, Membership
+
+CODE_IN_TEXT = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+
+
+def _attr(obj, name: str):
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)
+
+
+def is_english() -> bool:
+    return (get_language() or "").lower().startswith("en")
+
+
+def local_name(obj) -> str:
+    """``name_zh`` or ``name_en`` of a pack, stage or category, by the active language (then name, key)."""
+    if obj is None:
+        return ""
+    order = ("name_en", "name_zh") if is_english() else ("name_zh", "name_en")
+    for attr in (*order, "name", "label", "key"):
+        value = _attr(obj, attr)
+        if value and not callable(value):
+            return str(value)
+    return str(obj)
+
+
+def pack_for(pack_key: str):
+    """The industry pack of ``pack_key``, or None when it is unknown (a page still renders)."""
+    try:
+        from chanlian.industry.packs import get_pack
+
+        return get_pack(pack_key)
+    except (ServiceError, LookupError, ImportError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class StageView:
+    key: str
+    name: str
+    kind: str = "chain"  # chain (the main chain), input (upstream supplies) or service
+
+
+def stages_of(pack) -> list[StageView]:
+    """The pack's chain stages in the pack's order, named in the active language."""
+    if pack is None:
+        return []
+    return [StageView(key=str(_attr(s, "key")), name=local_name(s), kind=str(_attr(s, "kind") or "chain"))
+            for s in (_attr(pack, "stages") or [])]
+
+
+def stage_name(pack, key: str) -> str:
+    for stage in (_attr(pack, "stages") or []) if pack is not None else []:
+        if str(_attr(stage, "key")) == key:
+            return local_name(stage)
+    return key
+
+
+def categories_of(pack) -> list[str]:
+    if pack is None:
+        return []
+    return [local_name(c) for c in (_attr(pack, "categories") or [])]
+
+
+class PackCache:
+    """Per-request memo of packs by key, so a page of rows looks each pack up once."""
+
+    def __init__(self) -> None:
+        self._packs: dict[str, object] = {}
+
+    def get(self, pack_key: str):
+        if pack_key not in self._packs:
+            self._packs[pack_key] = pack_for(pack_key)
+        return self._packs[pack_key]
+
+    def stage_name(self, pack_key: str, stage: str) -> str:
+        return stage_name(self.get(pack_key), stage)
+
+
+def region_code(text) -> str:
+    """What a person typed as a region → a 6-digit code where one can be read from it.
+
+    "350524", "350524 福建省泉州市安溪县" (a datalist pick) and an unambiguous name ("安溪县") give the code;
+    anything else comes back as typed, for the selector or service to refuse with its own error.
+    """
+    from chanlian.regions.selectors import county_choices, search_regions
+
+    text = str(text or "").strip()
+    if not text:
+        return ""
+    found = CODE_IN_TEXT.search(text)
+    if found:
+        return found.group(1)
+    if len(text) > 64:
+        return text[:64]
+    exact = list(search_regions().filter(name=text).values_list("code", flat=True)[:2])
+    exact = exact or list(search_regions().filter(full_name=text).values_list("code", flat=True)[:2])
+    if len(exact) == 1:
+        return exact[0]
+    counties = county_choices(text, limit=2)
+    if len(counties) == 1:
+        return counties[0][0]
+    return text
+
+
+def cluster_counts(cluster_ids) -> dict[int, dict[str, int]]:
+    """Member counts by status for many clusters in one aggregate query (``cluster_stats`` is per cluster).
+
+    Aggregates only, the same figures as ``registry.selectors.cluster_stats``.
+    """
+    counts: dict[int, dict[str, int]] = {cid: {"verified": 0, "pending": 0, "members": 0} for cid in cluster_ids}
+    rows = (
+        Membership.objects.filter(cluster_id__in=list(cluster_ids))
+        .values_list("cluster_id", "status")
+        .annotate(n=Count("id"))
+    )
+    for cluster_id, status, n in rows:
+        entry = counts[cluster_id]
+        entry["members"] += n
+        if status == MembershipStatus.VERIFIED:
+            entry["verified"] += n
+        elif status == MembershipStatus.PENDING:
+            entry["pending"] += n
+    return counts
+
+
+def invitation_by_token(token: str):
+    """The invitation a link points at. Holding the unguessable token is what lets one see it.
+
+    Read-only; accepting goes through ``services.accept_invitation``.
+    """
+    token = str(token or "")[:64]
+    if not token:
+        return None
+    return Invitation.objects.select_related("enterprise", "invited_by").filter(token=token).first()

@@ -1,0 +1,7 @@
+"""Mounts the industry-pack API as the project will (``/api/v1/``), so tests need not depend on chanlian.urls."""
+
+from django.urls import include, path
+
+from chanlian.industry.urls import api_urlpatterns
+
+urlpatterns = [path("api/v1/", include(api_urlpatterns))]
