@@ -176,6 +176,20 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1/",
+    # The schema and its docs page describe the API; they hold no data, so anyone may read them.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "chanlian.core.openapi.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "RegionLevelEnum": "chanlian.regions.choices.RegionLevel",
+        "MembershipStatusEnum": "chanlian.registry.choices.MembershipStatus",
+        "EnterpriseKindEnum": "chanlian.registry.choices.EnterpriseKind",
+        "EnterpriseRoleEnum": "chanlian.registry.choices.EnterpriseRole",
+        "ClusterStatusEnum": "chanlian.registry.choices.ClusterStatus",
+    },
 }
 
 LOGGING = {

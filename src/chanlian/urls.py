@@ -24,3 +24,6 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("", include("chanlian.web.urls")),
 ]
+
+handler404 = "chanlian.core.api_views.not_found"
+handler500 = "chanlian.core.api_views.server_error"

@@ -178,7 +178,12 @@ def test_each_shipped_file_loads_directly(key):
 def test_tea_pack_content():
     tea = get_pack("tea")
     assert tea.stage_keys("chain") == (
-        "planting", "primary_processing", "refining", "blending_packaging", "wholesale", "retail"
+        "planting",
+        "primary_processing",
+        "refining",
+        "blending_packaging",
+        "wholesale",
+        "retail",
     )
     assert "inspection" in tea.stage_keys("service")
     assert tea.stage("machinery").supplies == ("primary_processing", "refining")
@@ -212,7 +217,11 @@ def test_lookups_refuse_unknown_keys():
     with pytest.raises(InvalidInput) as info:
         tea.category("coffee")
     assert info.value.code == "unknown_category"
-    for lookup, code in ((tea.grade, "unknown_grade"), (tea.stage, "unknown_stage"), (tea.unit, "unknown_unit")):
+    for lookup, code in (
+        (tea.grade, "unknown_grade"),
+        (tea.stage, "unknown_stage"),
+        (tea.unit, "unknown_unit"),
+    ):
         with pytest.raises(InvalidInput) as info:
             lookup("nope")
         assert info.value.code == code
@@ -249,38 +258,86 @@ def test_demo_pack_loads(tmp_path):
 
 BREAKAGES = [
     # (old text, new text, expected message)
-    ('  type = "decimal"', '  type = "float"',
-     "demo.toml: categories[0].attributes[1].type: unknown type 'float'"),
-    ('key = "pear"\nname_zh = "梨"', 'key = "apple"\nname_zh = "梨"',
-     "demo.toml: categories[1].key: duplicate category key 'apple' (also at categories[0])"),
-    ('  choices = [\n    { key = "red", name_zh = "红", name_en = "Red" },\n    { key = "green", name_zh = "绿", '
-     'name_en = "Green" },\n  ]\n', "",
-     "demo.toml: categories[0].attributes[0].choices: an enum attribute needs at least one choice"),
+    (
+        '  type = "decimal"',
+        '  type = "float"',
+        "demo.toml: categories[0].attributes[1].type: unknown type 'float'",
+    ),
+    (
+        'key = "pear"\nname_zh = "梨"',
+        'key = "apple"\nname_zh = "梨"',
+        "demo.toml: categories[1].key: duplicate category key 'apple' (also at categories[0])",
+    ),
+    (
+        '  choices = [\n    { key = "red", name_zh = "红", name_en = "Red" },\n'
+        '    { key = "green", name_zh = "绿", name_en = "Green" },\n  ]\n',
+        "",
+        "demo.toml: categories[0].attributes[0].choices: an enum attribute needs at least one choice",
+    ),
     ('unit = "box"', 'unit = "crate"', "demo.toml: categories[1].unit: unknown unit 'crate'"),
-    ('units = ["kg", "jin"]', 'units = ["kg", "liang"]', "demo.toml: categories[0].units[1]: unknown unit 'liang'"),
-    ('grades = ["grade_1", "premium"]', 'grades = ["grade_1", "grade_9"]',
-     "demo.toml: categories[0].grades[1]: unknown grade 'grade_9'"),
+    (
+        'units = ["kg", "jin"]',
+        'units = ["kg", "liang"]',
+        "demo.toml: categories[0].units[1]: unknown unit 'liang'",
+    ),
+    (
+        'grades = ["grade_1", "premium"]',
+        'grades = ["grade_1", "grade_9"]',
+        "demo.toml: categories[0].grades[1]: unknown grade 'grade_9'",
+    ),
     ('stage = "trading"', 'stage = "retail"', "demo.toml: categories[1].stage: unknown stage 'retail'"),
-    ("min = 50", "min = 900", "demo.toml: categories[0].attributes[1].min: min 900.0 is greater than max 800.0"),
+    (
+        "min = 50",
+        "min = 900",
+        "demo.toml: categories[0].attributes[1].min: min 900.0 is greater than max 800.0",
+    ),
     ("min = 50", "min = 50.25", "demo.toml: categories[0].attributes[1].min: 50.25 has more than 1 decimals"),
     ("weight = 0.4", "weight = 0.3", "demo.toml: basket.items: weights sum to 0.9, not 1"),
     ('name_en = "Demo"\n', "", "demo.toml: pack.name_en: missing required key"),
-    ("  required = true", "  requried = true",
-     "demo.toml: categories[0].attributes[0].requried: unknown key 'requried'"),
-    ('spec = { colour = "red" }', 'spec = { colour = "blue" }',
-     "demo.toml: basket.items[0].spec.colour: 'blue' is not an allowed value"),
-    ('spec = { colour = "red" }', 'spec = { size = "L" }', "demo.toml: basket.items[0].spec.size: Unknown attribute"),
+    (
+        "  required = true",
+        "  requried = true",
+        "demo.toml: categories[0].attributes[0].requried: unknown key 'requried'",
+    ),
+    (
+        'spec = { colour = "red" }',
+        'spec = { colour = "blue" }',
+        "demo.toml: basket.items[0].spec.colour: 'blue' is not an allowed value",
+    ),
+    (
+        'spec = { colour = "red" }',
+        'spec = { size = "L" }',
+        "demo.toml: basket.items[0].spec.size: Unknown attribute",
+    ),
     ('key = "demo"', 'key = "other"', "demo.toml: pack.key: 'other' must equal the file name"),
-    ('  unit = "g"', '  unit = "g"\n  max_length = 5',
-     "demo.toml: categories[0].attributes[1].max_length: not allowed for type 'decimal'"),
-    ('  use = "organic"', '  use = "organik"', "demo.toml: categories[0].attributes[2].use: unknown shared attribute"),
-    ('dimension = "count"', 'dimension = "volume"', "demo.toml: units[2].dimension: unknown dimension 'volume'"),
+    (
+        '  unit = "g"',
+        '  unit = "g"\n  max_length = 5',
+        "demo.toml: categories[0].attributes[1].max_length: not allowed for type 'decimal'",
+    ),
+    (
+        '  use = "organic"',
+        '  use = "organik"',
+        "demo.toml: categories[0].attributes[2].use: unknown shared attribute",
+    ),
+    (
+        'dimension = "count"',
+        'dimension = "volume"',
+        "demo.toml: units[2].dimension: unknown dimension 'volume'",
+    ),
     ("factor = 0.5", "factor = 0", "demo.toml: units[1].factor: must be greater than zero"),
     ('supplies = ["trading"]', 'supplies = ["shipping"]', "demo.toml: stages[2].supplies[0]: unknown stage"),
     ("order = 20", "order = 10", "demo.toml: stages[1].order: duplicate order 10"),
-    ('{ key = "green", name_zh = "绿"', '{ key = "green", name_zh = "红"',
-     "demo.toml: categories[0].attributes[0].choices[1]: '红' is ambiguous"),
-    ('  key = "colour"', '  key = "grade"', "demo.toml: categories[0].attributes[0].key: 'grade' is reserved"),
+    (
+        '{ key = "green", name_zh = "绿"',
+        '{ key = "green", name_zh = "红"',
+        "demo.toml: categories[0].attributes[0].choices[1]: '红' is ambiguous",
+    ),
+    (
+        '  key = "colour"',
+        '  key = "grade"',
+        "demo.toml: categories[0].attributes[0].key: 'grade' is reserved",
+    ),
     ('currency = "CNY"', "currency = 156", "demo.toml: pack.currency: must be a string, not int"),
 ]
 
@@ -320,12 +377,18 @@ def test_operator_pack_dir_adds_packs(tmp_path):
 
 def test_operator_pack_may_not_shadow_a_shipped_one(tmp_path):
     write(tmp_path, DEMO.replace('key = "demo"', 'key = "tea"'), name="tea.toml")
-    with override_settings(CHANLIAN_PACK_DIRS=[str(tmp_path)]), pytest.raises(PackError, match="duplicate pack key 'tea'"):
+    with (
+        override_settings(CHANLIAN_PACK_DIRS=[str(tmp_path)]),
+        pytest.raises(PackError, match="duplicate pack key 'tea'"),
+    ):
         get_pack("tea")
 
 
 def test_missing_operator_dir_is_reported(tmp_path):
-    with override_settings(CHANLIAN_PACK_DIRS=[str(tmp_path / "nowhere")]), pytest.raises(PackError, match="does not exist"):
+    with (
+        override_settings(CHANLIAN_PACK_DIRS=[str(tmp_path / "nowhere")]),
+        pytest.raises(PackError, match="does not exist"),
+    ):
         all_packs()
 
 
@@ -335,3 +398,11 @@ def test_a_broken_operator_pack_does_not_hide_the_others(tmp_path):
         assert get_pack("tea").key == "tea"
         with pytest.raises(PackError):
             get_pack("demo")
+
+
+def test_the_documented_example_pack_loads(tmp_path):
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "industry-packs.md").read_text(encoding="utf-8")
+    start = doc.index("```toml", doc.index("`packs/apple.toml`:")) + len("```toml")
+    pack = load_pack_file(write(tmp_path, doc[start : doc.index("```", start)], name="apple.toml"))
+    assert pack.category("fresh_apple").attribute("variety").choice("fuji").aliases == ("红富士",)
+    assert pack.basket.items[0].spec_dict()["diameter_mm"] == {"min": "80"}

@@ -1,4 +1,4 @@
-"""Mounts the industry-pack API as the project will (``/api/v1/``), so tests need not depend on chanlian.urls."""
+"""Mounts the industry-pack API as the project will (``/api/v1/``), independent of chanlian.urls."""
 
 from django.urls import include, path
 

@@ -19,11 +19,20 @@ class Pagination(PageNumberPagination):
     max_page_size = 200
 
 
+def _messages(value) -> list[str]:
+    """Every message under a field, however DRF nested them (list items, child fields)."""
+    if isinstance(value, dict):
+        return [f"{k}: {m}" for k, v in value.items() for m in _messages(v)]
+    if isinstance(value, list | tuple):
+        return [m for v in value for m in _messages(v)]
+    return [str(value)]
+
+
 def _flatten(detail) -> dict:
     if isinstance(detail, dict):
-        return {k: [str(m) for m in (v if isinstance(v, list) else [v])] for k, v in detail.items()}
+        return {str(k): _messages(v) for k, v in detail.items()}
     if isinstance(detail, list):
-        return {"non_field_errors": [str(m) for m in detail]}
+        return {"non_field_errors": _messages(detail)}
     return {}
 
 
@@ -60,3 +69,15 @@ def exception_handler(exc, context):
         body = {"code": code, "detail": str(detail)}
     response.data = body
     return response
+
+
+class ScopedObjectMixin:
+    """``get_object`` through the permission chokepoint's queryset; a bad or foreign id is a 404."""
+
+    def get_object(self):
+        from .params import path_id
+        from .permissions import get_or_404
+
+        obj = get_or_404(self.get_queryset(), self.request.user, pk=path_id(self.kwargs[self.lookup_field]))
+        self.check_object_permissions(self.request, obj)
+        return obj

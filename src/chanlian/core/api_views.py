@@ -45,3 +45,28 @@ def healthz(request):
     except Exception:  # a broken database is exactly what this reports
         return JsonResponse({"status": "database unavailable"}, status=503)
     return HttpResponse("ok", content_type="text/plain")
+
+
+def _wants_json(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    """A 404 under /api/ is JSON in the API's error shape; elsewhere it is the site's 404 page."""
+    from django.http import JsonResponse
+    from django.utils.translation import gettext
+    from django.views.defaults import page_not_found
+
+    if _wants_json(request):
+        return JsonResponse({"code": "not_found", "detail": gettext("Not found.")}, status=404)
+    return page_not_found(request, exception)
+
+
+def server_error(request):
+    from django.http import JsonResponse
+    from django.utils.translation import gettext
+    from django.views.defaults import server_error as default_server_error
+
+    if _wants_json(request):
+        return JsonResponse({"code": "server_error", "detail": gettext("Internal error.")}, status=500)
+    return default_server_error(request)

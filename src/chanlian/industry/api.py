@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from chanlian.core.api import Pagination
 
-from .packs import ATTRIBUTE_TYPES, DIMENSIONS, STAGE_KINDS, PACK_KEY_RE, all_packs, get_pack
+from .packs import ATTRIBUTE_TYPES, DIMENSIONS, STAGE_KINDS, all_packs, get_pack
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -47,14 +47,20 @@ class AttributeSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=ATTRIBUTE_TYPES)
     required = serializers.BooleanField()
     unit = serializers.CharField(allow_null=True)
-    min = DecimalStringField(allow_null=True, help_text="Inclusive lower bound (decimal and integer), as a string.")
-    max = DecimalStringField(allow_null=True, help_text="Inclusive upper bound (decimal and integer), as a string.")
+    min = DecimalStringField(
+        allow_null=True, help_text="Inclusive lower bound (decimal and integer), as a string."
+    )
+    max = DecimalStringField(
+        allow_null=True, help_text="Inclusive upper bound (decimal and integer), as a string."
+    )
     decimals = serializers.IntegerField(allow_null=True, help_text="Maximum decimal places (decimal only).")
     max_length = serializers.IntegerField(allow_null=True, help_text="Maximum characters (text only).")
     choices = ChoiceSerializer(many=True, help_text="Allowed values (enum only).")
     filterable = serializers.BooleanField()
     hard = serializers.BooleanField(help_text="In matching, a listing failing this constraint is excluded.")
-    from_grades = serializers.BooleanField(help_text="The category's quality grade, built from the pack's grades.")
+    from_grades = serializers.BooleanField(
+        help_text="The category's quality grade, built from the pack's grades."
+    )
     description_zh = serializers.CharField()
     description_en = serializers.CharField()
 
@@ -68,7 +74,9 @@ class CategorySerializer(serializers.Serializer):
     stage = serializers.CharField(help_text="Key of the chain stage that sells this category.")
     unit = serializers.CharField(help_text="Default trade unit key.")
     units = serializers.ListField(child=serializers.CharField(), help_text="Allowed trade unit keys.")
-    grades = serializers.ListField(child=serializers.CharField(), help_text="Grade keys that apply, best first.")
+    grades = serializers.ListField(
+        child=serializers.CharField(), help_text="Grade keys that apply, best first."
+    )
     grade_required = serializers.BooleanField()
     standards = serializers.ListField(child=serializers.CharField())
     attributes = AttributeSerializer(many=True)
@@ -166,7 +174,9 @@ class PackSerializer(serializers.Serializer):
     retrieve=extend_schema(
         summary="Get an industry pack: stages, units, grades, categories with attributes, basket",
         parameters=[
-            OpenApiParameter("key", OpenApiTypes.STR, OpenApiParameter.PATH, description="Pack key, e.g. tea.")
+            OpenApiParameter(
+                "key", OpenApiTypes.STR, OpenApiParameter.PATH, description="Pack key, e.g. tea."
+            )
         ],
         responses=PackSerializer,
     ),
@@ -174,8 +184,8 @@ class PackSerializer(serializers.Serializer):
 class IndustryPackViewSet(viewsets.ViewSet):
     """Industry packs (产业包) shipped with the platform or added by the operator."""
 
+    # Any key reaches the view, so an unknown one answers the JSON 404 rather than Django's page.
     lookup_field = "key"
-    lookup_value_regex = PACK_KEY_RE.pattern
     pagination_class = Pagination
     _paginator = None
 

@@ -233,8 +233,10 @@ class BasketItem:
 
     def spec_dict(self) -> dict[str, Any]:
         """The constraints as a plain JSON-ready dict (lists, not tuples)."""
-        return {k: list(v) if isinstance(v, tuple) else dict(v) if isinstance(v, Mapping) else v
-                for k, v in self.spec.items()}
+        return {
+            k: list(v) if isinstance(v, tuple) else dict(v) if isinstance(v, Mapping) else v
+            for k, v in self.spec.items()
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,8 +267,12 @@ class Pack:
     _categories: Mapping[str, Category] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
-        for name, items in (("_units", self.units), ("_stages", self.stages), ("_grades", self.grades),
-                            ("_categories", self.categories)):
+        for name, items in (
+            ("_units", self.units),
+            ("_stages", self.stages),
+            ("_grades", self.grades),
+            ("_categories", self.categories),
+        ):
             object.__setattr__(self, name, MappingProxyType({i.key: i for i in items}))
 
     # -- lookups ------------------------------------------------------------------------------------------
@@ -275,7 +281,9 @@ class Pack:
         return tuple(s.key for s in self.stages if kind is None or s.kind == kind)
 
     def stage(self, key: str) -> Stage:
-        return self._lookup(self._stages, key, "unknown_stage", _("Unknown chain stage %(key)r in pack %(pack)s."))
+        return self._lookup(
+            self._stages, key, "unknown_stage", _("Unknown chain stage %(key)r in pack %(pack)s.")
+        )
 
     def unit(self, key: str) -> Unit:
         return self._lookup(self._units, key, "unknown_unit", _("Unknown unit %(key)r in pack %(pack)s."))
@@ -307,7 +315,12 @@ class Pack:
         if source.dimension != target.dimension:
             raise InvalidInput(
                 _("Cannot convert %(from)s (%(from_dim)s) to %(to)s (%(to_dim)s).")
-                % {"from": source.key, "from_dim": source.dimension, "to": target.key, "to_dim": target.dimension},
+                % {
+                    "from": source.key,
+                    "from_dim": source.dimension,
+                    "to": target.key,
+                    "to_dim": target.dimension,
+                },
                 code="incompatible_units",
             )
         if isinstance(quantity, float):
@@ -338,12 +351,35 @@ _STAGE_KEYS = {"key", "name_zh", "name_en", "order", "kind", "description_zh", "
 _GRADE_KEYS = {"key", "name_zh", "name_en", "rank", "standard", "description_zh", "description_en", "note"}
 _CHOICE_KEYS = {"key", "name_zh", "name_en", "description_zh", "description_en", "aliases"}
 _ATTRIBUTE_KEYS = {
-    "key", "name_zh", "name_en", "type", "required", "unit", "min", "max", "decimals", "choices", "max_length",
-    "filterable", "hard", "description_zh", "description_en",
+    "key",
+    "name_zh",
+    "name_en",
+    "type",
+    "required",
+    "unit",
+    "min",
+    "max",
+    "decimals",
+    "choices",
+    "max_length",
+    "filterable",
+    "hard",
+    "description_zh",
+    "description_en",
 }
 _CATEGORY_KEYS = {
-    "key", "name_zh", "name_en", "stage", "unit", "units", "grades", "grade_required", "attributes",
-    "standards", "description_zh", "description_en",
+    "key",
+    "name_zh",
+    "name_en",
+    "stage",
+    "unit",
+    "units",
+    "grades",
+    "grade_required",
+    "attributes",
+    "standards",
+    "description_zh",
+    "description_en",
 }
 _BASKET_KEYS = {"description_zh", "description_en", "items"}
 _BASKET_ITEM_KEYS = {"key", "category", "spec", "weight", "unit", "name_zh", "name_en"}
@@ -382,8 +418,17 @@ class _Loader:
             self.fail(_join(path, key), "missing required key")
         return value
 
-    def string(self, table: dict, key: str, path: str, *, required: bool = False, default: str = "",
-               pattern: re.Pattern | None = None, max_length: int = 2000) -> str:
+    def string(
+        self,
+        table: dict,
+        key: str,
+        path: str,
+        *,
+        required: bool = False,
+        default: str = "",
+        pattern: re.Pattern | None = None,
+        max_length: int = 2000,
+    ) -> str:
         value = self.get(table, key, path, required)
         if value is _MISSING:
             return default
@@ -409,8 +454,17 @@ class _Loader:
             self.fail(_join(path, key), f"must be true or false, not {value!r}")
         return value
 
-    def integer(self, table: dict, key: str, path: str, *, required: bool = False, default: int | None = None,
-                minimum: int | None = None, maximum: int | None = None) -> int | None:
+    def integer(
+        self,
+        table: dict,
+        key: str,
+        path: str,
+        *,
+        required: bool = False,
+        default: int | None = None,
+        minimum: int | None = None,
+        maximum: int | None = None,
+    ) -> int | None:
         value = self.get(table, key, path, required)
         if value is _MISSING:
             return default
@@ -445,7 +499,9 @@ class _Loader:
             self.fail(path, "must be a finite number")
         return number
 
-    def strings(self, table: dict, key: str, path: str, *, pattern: re.Pattern | None = None) -> list[str] | None:
+    def strings(
+        self, table: dict, key: str, path: str, *, pattern: re.Pattern | None = None
+    ) -> list[str] | None:
         value = self.get(table, key, path, False)
         if value is _MISSING:
             return None
@@ -530,12 +586,20 @@ class _Loader:
             self.unique(seen, key, path, "unit")
             dimension = self.string(t, "dimension", path, required=True)
             if dimension not in DIMENSIONS:
-                self.fail(f"{path}.dimension", f"unknown dimension {dimension!r}; use one of: {', '.join(DIMENSIONS)}")
+                self.fail(
+                    f"{path}.dimension",
+                    f"unknown dimension {dimension!r}; use one of: {', '.join(DIMENSIONS)}",
+                )
             factor = self.number(t, "factor", path, required=True)
             if factor <= 0:
                 self.fail(f"{path}.factor", "must be greater than zero")
-            units[key] = Unit(key=key, symbol=self.string(t, "symbol", path, default=key, max_length=20),
-                              dimension=dimension, factor=factor, **self.names(t, path))
+            units[key] = Unit(
+                key=key,
+                symbol=self.string(t, "symbol", path, default=key, max_length=20),
+                dimension=dimension,
+                factor=factor,
+                **self.names(t, path),
+            )
         return units
 
     def load_stages(self, doc: dict) -> dict[str, Stage]:
@@ -555,7 +619,9 @@ class _Loader:
             if kind not in STAGE_KINDS:
                 self.fail(f"{path}.kind", f"unknown kind {kind!r}; use one of: {', '.join(STAGE_KINDS)}")
             raw_supplies[key] = (path, self.strings(t, "supplies", path, pattern=KEY_RE) or [])
-            stages[key] = Stage(key=key, order=order, kind=kind, **self.names(t, path), **self.descriptions(t, path))
+            stages[key] = Stage(
+                key=key, order=order, kind=kind, **self.names(t, path), **self.descriptions(t, path)
+            )
         for key, (path, supplies) in raw_supplies.items():
             for i, target in enumerate(supplies):
                 if target not in stages:
@@ -598,8 +664,14 @@ class _Loader:
             shared[key] = (path, t)
         return shared
 
-    def load_categories(self, doc: dict, units: dict[str, Unit], stages: dict[str, Stage],
-                        grades: dict[str, Grade], shared: dict[str, tuple[str, dict]]) -> dict[str, Category]:
+    def load_categories(
+        self,
+        doc: dict,
+        units: dict[str, Unit],
+        stages: dict[str, Stage],
+        grades: dict[str, Grade],
+        shared: dict[str, tuple[str, dict]],
+    ) -> dict[str, Category]:
         categories: dict[str, Category] = {}
         seen: dict[str, str] = {}
         for path, t in self.tables(doc, "categories", "", required=True):
@@ -631,19 +703,37 @@ class _Loader:
                 self.fail(f"{path}.grade_required", "the category has no grades")
             attributes: list[Attribute] = []
             if grade_keys:
-                attributes.append(Attribute(
-                    key=GRADE_ATTRIBUTE, name_zh="等级", name_en="Grade", type="enum", required=grade_required,
-                    choices=tuple(Choice(g, grades[g].name_zh, grades[g].name_en, grades[g].description_zh,
-                                         grades[g].description_en) for g in grade_keys),
-                    filterable=True, hard=True, from_grades=True,
-                ))
+                attributes.append(
+                    Attribute(
+                        key=GRADE_ATTRIBUTE,
+                        name_zh="等级",
+                        name_en="Grade",
+                        type="enum",
+                        required=grade_required,
+                        choices=tuple(
+                            Choice(
+                                g,
+                                grades[g].name_zh,
+                                grades[g].name_en,
+                                grades[g].description_zh,
+                                grades[g].description_en,
+                            )
+                            for g in grade_keys
+                        ),
+                        filterable=True,
+                        hard=True,
+                        from_grades=True,
+                    )
+                )
             attr_seen: dict[str, str] = {}
             for apath, a in self.tables(t, "attributes", path):
                 if "use" in a:
                     a = self.resolve_shared(a, apath, shared)
                 attribute = self.attribute(a, apath)
                 if attribute.key == GRADE_ATTRIBUTE:
-                    self.fail(f"{apath}.key", f"{GRADE_ATTRIBUTE!r} is reserved: list the category's grades instead")
+                    self.fail(
+                        f"{apath}.key", f"{GRADE_ATTRIBUTE!r} is reserved: list the category's grades instead"
+                    )
                 self.unique(attr_seen, attribute.key, apath, "attribute")
                 attributes.append(attribute)
             categories[key] = Category(
@@ -676,21 +766,30 @@ class _Loader:
         if type_ not in ATTRIBUTE_TYPES:
             self.fail(f"{path}.type", f"unknown type {type_!r}; use one of: {', '.join(ATTRIBUTE_TYPES)}")
         numeric = type_ in ("decimal", "integer")
-        for k, allowed in (("unit", numeric), ("min", numeric), ("max", numeric), ("decimals", type_ == "decimal"),
-                           ("choices", type_ == "enum"), ("max_length", type_ == "text")):
+        for k, allowed in (
+            ("unit", numeric),
+            ("min", numeric),
+            ("max", numeric),
+            ("decimals", type_ == "decimal"),
+            ("choices", type_ == "enum"),
+            ("max_length", type_ == "text"),
+        ):
             if k in a and not allowed:
                 self.fail(f"{path}.{k}", f"not allowed for type {type_!r}")
         decimals = None
         if type_ == "decimal":
-            decimals = self.integer(a, "decimals", path, default=DEFAULT_DECIMALS, minimum=0, maximum=MAX_DECIMALS)
+            decimals = self.integer(
+                a, "decimals", path, default=DEFAULT_DECIMALS, minimum=0, maximum=MAX_DECIMALS
+            )
         minimum = self.bound(a, "min", path, type_, decimals)
         maximum = self.bound(a, "max", path, type_, decimals)
         if minimum is not None and maximum is not None and minimum > maximum:
             self.fail(f"{path}.min", f"min {minimum} is greater than max {maximum}")
         max_length = None
         if type_ == "text":
-            max_length = self.integer(a, "max_length", path, default=DEFAULT_MAX_LENGTH, minimum=1,
-                                      maximum=MAX_TEXT_LENGTH)
+            max_length = self.integer(
+                a, "max_length", path, default=DEFAULT_MAX_LENGTH, minimum=1, maximum=MAX_TEXT_LENGTH
+            )
         choices: tuple[Choice, ...] = ()
         if type_ == "enum":
             choices = self.choices(a, path)
@@ -783,13 +882,21 @@ class _Loader:
             except InvalidInput as exc:
                 attr, message = next(iter(exc.fields.items()), ("", exc.detail))
                 self.fail(_join(f"{path}.spec", attr), str(message))
-            frozen = {k: tuple(v) if isinstance(v, list) else MappingProxyType(v) if isinstance(v, dict) else v
-                      for k, v in spec.items()}
-            items.append(BasketItem(
-                key=key, category=category_key, weight=weight, unit=unit, spec=MappingProxyType(frozen),
-                name_zh=self.string(t, "name_zh", path, default=category.name_zh),
-                name_en=self.string(t, "name_en", path, default=category.name_en),
-            ))
+            frozen = {
+                k: tuple(v) if isinstance(v, list) else MappingProxyType(v) if isinstance(v, dict) else v
+                for k, v in spec.items()
+            }
+            items.append(
+                BasketItem(
+                    key=key,
+                    category=category_key,
+                    weight=weight,
+                    unit=unit,
+                    spec=MappingProxyType(frozen),
+                    name_zh=self.string(t, "name_zh", path, default=category.name_zh),
+                    name_en=self.string(t, "name_en", path, default=category.name_en),
+                )
+            )
         if total != 1:
             self.fail("basket.items", f"weights sum to {total}, not 1")
         return Basket(items=tuple(items), **self.descriptions(basket, "basket"))
@@ -838,7 +945,9 @@ def _scan(dirs: Iterable[Path]) -> dict[str, Path]:
             raise PackError(directory, "", "CHANLIAN_PACK_DIRS names a directory that does not exist")
         for file in sorted(directory.glob("*.toml")):
             if file.stem in index:
-                raise PackError(file, "pack.key", f"duplicate pack key {file.stem!r}: also in {index[file.stem]}")
+                raise PackError(
+                    file, "pack.key", f"duplicate pack key {file.stem!r}: also in {index[file.stem]}"
+                )
             index[file.stem] = file
     return index
 

@@ -44,7 +44,9 @@ def _is_blank(value: Any) -> bool:
         return True
     if isinstance(value, str):
         return not value.strip()
-    return isinstance(value, list | tuple | dict) and not value
+    if isinstance(value, Mapping):  # {} or {"min": None, "max": ""}: an empty range
+        return all(_is_blank(v) for v in value.values())
+    return isinstance(value, list | tuple) and not value
 
 
 # -- single values ----------------------------------------------------------------------------------------
@@ -71,9 +73,13 @@ def _number(attr: Attribute, raw: Any) -> Decimal:
 
 def _check_range(attr: Attribute, number: Decimal, shown: str) -> None:
     if attr.min is not None and number < attr.min:
-        raise _Bad(_("%(value)s is below the minimum %(min)s.") % {"value": shown, "min": _fmt(attr, attr.min)})
+        raise _Bad(
+            _("%(value)s is below the minimum %(min)s.") % {"value": shown, "min": _fmt(attr, attr.min)}
+        )
     if attr.max is not None and number > attr.max:
-        raise _Bad(_("%(value)s is above the maximum %(max)s.") % {"value": shown, "max": _fmt(attr, attr.max)})
+        raise _Bad(
+            _("%(value)s is above the maximum %(max)s.") % {"value": shown, "max": _fmt(attr, attr.max)}
+        )
 
 
 def _fmt(attr: Attribute, number: Decimal) -> str:
@@ -150,7 +156,9 @@ def _clean_text(attr: Attribute, raw: Any) -> str:
     text = raw.strip()
     limit = attr.max_length or 200
     if len(text) > limit:
-        raise _Bad(_("At most %(limit)d characters (got %(length)d).") % {"limit": limit, "length": len(text)})
+        raise _Bad(
+            _("At most %(limit)d characters (got %(length)d).") % {"limit": limit, "length": len(text)}
+        )
     return text
 
 
@@ -180,9 +188,8 @@ def _clean_constraint(attr: Attribute, raw: Any) -> Any:
         unknown = set(raw) - _RANGE_KEYS
         if unknown:
             raise _Bad(_("A range takes only min and max."))
+        # validate_spec skipped all-blank ranges, so at least one bound is here.
         bounds = {k: clean(attr, raw[k]) for k in ("min", "max") if not _is_blank(raw.get(k))}
-        if not bounds:
-            raise _Bad(_("A range needs min, max or both."))
         if "min" in bounds and "max" in bounds and Decimal(bounds["min"]) > Decimal(bounds["max"]):
             raise _Bad(_("The range minimum is greater than its maximum."))
         return bounds
@@ -204,15 +211,18 @@ def _clean_constraint(attr: Attribute, raw: Any) -> Any:
 # -- the one entry point ----------------------------------------------------------------------------------
 
 
-def validate_spec(pack: Pack, category_key: str, values: Mapping[str, Any] | None, *, mode: str = "exact") -> dict:
+def validate_spec(
+    pack: Pack, category_key: str, values: Mapping[str, Any] | None, *, mode: str = "exact"
+) -> dict:
     """Clean ``values`` for a category of ``pack`` or refuse them all at once.
 
     ``mode="exact"`` (a listing): every value is a single value; required attributes must be present.
     ``mode="constraint"`` (a demand, a basket item): decimal/integer may be a range ``{"min", "max"}``
     (either bound optional, inclusive), enum may be a list of allowed keys; nothing is required.
-    Blank values (None, "", [], {}) count as absent. Returns the cleaned values in the category's
-    attribute order. Raises ``InvalidInput(code="invalid_spec", fields={attr_key: message})`` naming every
-    bad attribute, or ``InvalidInput(code="unknown_category")``.
+    Blank values (None, "", [], {}, a range with both bounds blank) count as absent. Returns the cleaned
+    values in the category's attribute order. Raises
+    ``InvalidInput(code="invalid_spec", fields={attr_key: message})`` naming every bad attribute, or
+    ``InvalidInput(code="unknown_category")``.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -302,8 +312,9 @@ def _satisfies(attr: Attribute, constraint: Any, value: Any) -> bool:
     return value == constraint
 
 
-def match_spec(pack: Pack, category_key: str, constraints: Mapping[str, Any] | None,
-               values: Mapping[str, Any] | None) -> SpecMatch:
+def match_spec(
+    pack: Pack, category_key: str, constraints: Mapping[str, Any] | None, values: Mapping[str, Any] | None
+) -> SpecMatch:
     """Compare a demand's ``constraints`` (validated strictly, as ``mode="constraint"``) with a listing's
     exact ``values`` (read leniently). A missing listing value fails its constraint. Hard attributes
     decide ``matches``; soft ones (``hard = false``) only make up ``score``."""
@@ -332,7 +343,8 @@ def match_spec(pack: Pack, category_key: str, constraints: Mapping[str, Any] | N
     )
 
 
-def spec_matches(pack: Pack, category_key: str, constraints: Mapping[str, Any] | None,
-                 values: Mapping[str, Any] | None) -> bool:
+def spec_matches(
+    pack: Pack, category_key: str, constraints: Mapping[str, Any] | None, values: Mapping[str, Any] | None
+) -> bool:
     """Do a listing's exact ``values`` satisfy every hard constraint of a demand?"""
     return match_spec(pack, category_key, constraints, values).matches

@@ -10,6 +10,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from chanlian.core.api import ScopedObjectMixin
+from chanlian.core.params import path_id
 from chanlian.core.permissions import get_or_404
 
 from . import selectors, services
@@ -155,7 +157,7 @@ def _parse(serializer_class, request, **kwargs) -> dict:
 # ----------------------------------------------------------------- views
 
 
-class ClusterViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ClusterViewSet(ScopedObjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = ClusterSerializer
     queryset = Cluster.objects.none()
 
@@ -185,7 +187,7 @@ DIRECTORY_PARAMS = [
 ]
 
 
-class EnterpriseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class EnterpriseViewSet(ScopedObjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = EnterpriseSerializer
     queryset = Enterprise.objects.none()
 
@@ -259,11 +261,7 @@ class EnterpriseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
 
 
 def _pk(pk) -> int:
-    from chanlian.core.errors import NotFound
-
-    if not str(pk).isdigit():
-        raise NotFound()
-    return int(pk)
+    return path_id(pk)
 
 
 class MembershipViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from chanlian.core.errors import InvalidInput
+from chanlian.core.params import parse_id
 from chanlian.core.permissions import restrict
 
 from .choices import EnterpriseKind, MembershipStatus
@@ -29,9 +30,8 @@ def enterprises(user, *, cluster=None, stage=None, region=None, status=None, kin
     qs = restrict(Enterprise, user).select_related("region")
     member_filter = Q(enterprise=OuterRef("pk"))
     if cluster not in (None, ""):
-        if not str(cluster).isdigit():
-            raise InvalidInput("cluster must be a cluster id", code="invalid_cluster", fields={"cluster": cluster})
-        member_filter &= Q(cluster_id=int(cluster))
+        cluster = parse_id(cluster, "cluster")
+        member_filter &= Q(cluster_id=cluster)
     if status not in (None, ""):
         if status not in MembershipStatus.values:
             raise InvalidInput("unknown verification status", code="invalid_status", fields={"status": status})
@@ -39,7 +39,7 @@ def enterprises(user, *, cluster=None, stage=None, region=None, status=None, kin
     if stage not in (None, ""):
         roles = ChainRole.objects.filter(membership=OuterRef("pk"), stage=stage)
         if cluster not in (None, ""):
-            roles = roles.filter(cluster_id=int(cluster))
+            roles = roles.filter(cluster_id=cluster)
         member_filter &= Q(Exists(roles))
     if member_filter != Q(enterprise=OuterRef("pk")):
         qs = qs.filter(Exists(Membership.objects.filter(member_filter)))
@@ -73,16 +73,14 @@ def clusters(user) -> QuerySet:
 def pending_memberships(user, cluster_id=None) -> QuerySet:
     qs = restrict(Membership, user, "decide").filter(status=MembershipStatus.PENDING)
     if cluster_id:
-        qs = qs.filter(cluster_id=cluster_id)
+        qs = qs.filter(cluster_id=parse_id(cluster_id, "cluster"))
     return qs.select_related("enterprise", "enterprise__region", "cluster").prefetch_related("roles").order_by("id")
 
 
 def memberships(user, *, cluster=None, status=None) -> QuerySet:
     qs = restrict(Membership, user).select_related("enterprise", "enterprise__region", "cluster")
     if cluster not in (None, ""):
-        if not str(cluster).isdigit():
-            raise InvalidInput("cluster must be a cluster id", code="invalid_cluster", fields={"cluster": cluster})
-        qs = qs.filter(cluster_id=int(cluster))
+        qs = qs.filter(cluster_id=parse_id(cluster, "cluster"))
     if status not in (None, ""):
         if status not in MembershipStatus.values:
             raise InvalidInput("unknown verification status", code="invalid_status", fields={"status": status})

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from chanlian.core import audit
 from chanlian.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from chanlian.core.params import MAX_ID
 from chanlian.core.permissions import get_or_404
 from chanlian.regions.selectors import get_region
 
@@ -32,6 +33,14 @@ from .principal import forget, principal_for
 INVITATION_DAYS = 14
 ENTERPRISE_FIELDS = ("name", "region", "description", "address", "contact_name", "contact_phone",
                      "contact_email", "website")
+
+
+def _row(model, value):
+    """The row a client named by id, or None (ids that cannot exist included)."""
+    text = str(value).strip() if value is not None else ""
+    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+        return None
+    return model.objects.filter(pk=int(text)).first()
 
 
 def _require(condition: bool) -> None:
@@ -161,7 +170,7 @@ def _clean_cluster(data: dict) -> dict:
         except NotFound:
             raise InvalidInput(_("Unknown industry pack."), code="unknown_pack", fields={"pack_key": "unknown"}) from None
     if "operator" in data:
-        operator = Enterprise.objects.filter(pk=data["operator"]).first() if str(data["operator"]).isdigit() else None
+        operator = _row(Enterprise, data["operator"])
         if operator is None:
             raise InvalidInput(_("Unknown operator enterprise."), code="unknown_enterprise",
                                fields={"operator": "unknown"})
@@ -251,8 +260,7 @@ def register_enterprise(actor, *, uscc: str, kind: str = EnterpriseKind.COMPANY,
     cleaned = _clean_enterprise_fields({"name": data.get("name"), **data})
     target = None
     if cluster is not None:
-        target = cluster if isinstance(cluster, Cluster) else Cluster.objects.filter(
-            pk=cluster if str(cluster).isdigit() else None).first()
+        target = cluster if isinstance(cluster, Cluster) else _row(Cluster, cluster)
         if target is None:
             raise InvalidInput(_("Unknown cluster."), code="unknown_cluster", fields={"cluster": "unknown"})
         stages = _clean_stages(target, chain_roles)
@@ -321,7 +329,7 @@ def _membership_to_decide(actor, enterprise_id: int, cluster_id=None) -> Members
     qs = Membership.objects.select_for_update().filter(enterprise_id=enterprise_id)
     p = principal_for(actor)
     if cluster_id is not None:
-        if not str(cluster_id).isdigit():
+        if _row(Cluster, cluster_id) is None:
             raise InvalidInput(_("Unknown cluster."), code="unknown_cluster", fields={"cluster": "unknown"})
         qs = qs.filter(cluster_id=int(cluster_id))
     if not p.is_platform_admin:
@@ -361,7 +369,7 @@ def suspend_membership(actor, enterprise_id: int, *, reason: str, cluster_id=Non
 def apply_for_membership(actor, enterprise_id: int, cluster_id, *, chain_roles=()) -> Membership:
     """An enterprise admin applies to join a cluster, or re-applies after a rejection."""
     enterprise = get_or_404(Enterprise, actor, "change", pk=enterprise_id)
-    cluster = Cluster.objects.filter(pk=cluster_id if str(cluster_id).isdigit() else None).first()
+    cluster = _row(Cluster, cluster_id)
     if cluster is None:
         raise InvalidInput(_("Unknown cluster."), code="unknown_cluster", fields={"cluster": "unknown"})
     stages = _clean_stages(cluster, chain_roles)
@@ -382,8 +390,9 @@ def apply_for_membership(actor, enterprise_id: int, cluster_id, *, chain_roles=(
 @transaction.atomic
 def set_chain_roles(actor, enterprise_id: int, cluster_id, chain_roles) -> Membership:
     enterprise = get_or_404(Enterprise, actor, "change", pk=enterprise_id)
-    membership = Membership.objects.select_for_update().filter(enterprise=enterprise, cluster_id=cluster_id).first()
-    if membership is None:
+    cluster = _row(Cluster, cluster_id)
+    membership = Membership.objects.select_for_update().filter(enterprise=enterprise, cluster=cluster).first()
+    if cluster is None or membership is None:
         raise NotFound()
     stages = _clean_stages(membership.cluster, chain_roles)
     before = sorted(membership.roles.values_list("stage", flat=True))

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from django import forms
+from django.urls import reverse_lazy
 from django.utils.translation import gettext_lazy as _
 
 from chanlian.registry.choices import EnterpriseKind, EnterpriseRole, MembershipStatus
 
-REGION_ATTRS = {"list": "region-options", "autocomplete": "off", "placeholder": _("e.g. 350524 or 安溪县"),
-                "spellcheck": "false"}
+# A county autocomplete: htmx fills the datalist from the region selector while the person types.
+REGION_ATTRS = {
+    "list": "region-options", "autocomplete": "off", "spellcheck": "false",
+    "placeholder": _("e.g. 350524 or 安溪县"),
+    "hx-get": reverse_lazy("web:region-suggest"), "hx-trigger": "input changed delay:250ms",
+    "hx-target": "#region-options", "hx-swap": "innerHTML", "hx-push-url": "false",
+    "hx-indicator": "closest .field",
+}
 
 
 class SignUpForm(forms.Form):
@@ -63,7 +70,7 @@ class EnterpriseProfileForm(forms.Form):
                                     widget=forms.EmailInput(attrs={"autocomplete": "email"}))
     address = forms.CharField(label=_("Address"), max_length=200, required=False)
     website = forms.CharField(label=_("Website"), max_length=200, required=False,
-                              widget=forms.URLInput(attrs={"placeholder": "https://"}))
+                              widget=forms.URLInput())
 
     service_fields = ("name", "region", "description", "contact_name", "contact_phone", "contact_email",
                       "address", "website")

@@ -308,6 +308,11 @@ def register_stages(request):
 # ---------------------------------------------------------------- operator console
 
 
+def _show_cluster(p) -> bool:
+    """The console names each row's cluster when the user decides for more than one."""
+    return p.is_platform_admin or len(p.operated_cluster_ids) > 1
+
+
 def _pending_row(request, membership_id: int, *, error: str = "", just_decided: bool = False):
     packs = PackCache()
     m = selectors.memberships(request.user).filter(pk=membership_id).first()
@@ -316,7 +321,7 @@ def _pending_row(request, membership_id: int, *, error: str = "", just_decided: 
     return render(request, "web/_pending_row.html", {
         "row": {**_membership_view(m, packs), "e": m.enterprise},
         "error": error, "just_decided": just_decided, "reject_form": forms.RejectForm(),
-        "show_cluster": True,
+        "show_cluster": _show_cluster(principal_for(request.user)),
     })
 
 
@@ -335,7 +340,7 @@ def operator_console(request):
         "rows": rows,
         "operated": [{"cluster": c, "counts": counts[c.pk]} for c in operated],
         "reject_form": forms.RejectForm(),
-        "show_cluster": len(operated) > 1,
+        "show_cluster": _show_cluster(p),
     })
 
 

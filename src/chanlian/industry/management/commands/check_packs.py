@@ -14,8 +14,9 @@ from chanlian.industry.packs import Pack, PackError, clear_pack_cache, load_pack
 def summary(pack: Pack) -> str:
     c = pack.counts
     return (
-        f"{pack.key} {pack.version} {pack.name_zh} / {pack.name_en}: {c['stages']} stages, {c['units']} units, "
-        f"{c['grades']} grades, {c['categories']} categories, {c['attributes']} attributes, "
+        f"{pack.key} {pack.version} {pack.name_zh} / {pack.name_en}: "
+        f"{c['stages']} stages, {c['units']} units, {c['grades']} grades, "
+        f"{c['categories']} categories, {c['attributes']} attributes, "
         f"{c['basket_items']} basket items ({pack.source})"
     )
 

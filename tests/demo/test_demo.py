@@ -1,0 +1,51 @@
+"""The demo is built through the real services, and the same seed gives the same data."""
+
+import pytest
+from django.db import transaction
+
+from chanlian.core.audit import verify
+from chanlian.demo import builder
+from chanlian.registry.models import Cluster, Enterprise, Membership
+from chanlian.registry.uscc import is_valid
+
+pytestmark = pytest.mark.django_db
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _snapshot():
+    return sorted(Enterprise.objects.values_list("name", "uscc", "region_id", "kind"))
+
+
+def test_demo_is_deterministic_valid_and_audited():
+    snapshots = []
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                summary = builder.build()
+                snapshots.append(_snapshot())
+                assert verify().ok
+                tea = Cluster.objects.get(name=builder.TEA_CLUSTER)
+                assert tea.region_id == "350524" and tea.pack_key == "tea"
+                assert summary["enterprises"] >= 200
+                assert Membership.objects.filter(cluster=tea, status="verified").count() >= 150
+                assert Membership.objects.filter(cluster=tea, status="pending").exists()
+                regions = set(Enterprise.objects.values_list("region_id", flat=True))
+                assert len(regions) >= 5  # buyers come from several counties
+                assert all(is_valid(code) for code in Enterprise.objects.values_list("uscc", flat=True))
+                assert set(Cluster.objects.values_list("pack_key", flat=True)) == {"tea", "stainless", "vegetables"}
+                raise _Rollback
+        except _Rollback:
+            pass
+    assert snapshots[0] == snapshots[1]
+
+
+def test_demo_logins_work_with_the_demo_password():
+    builder.build()
+    from django.contrib.auth import authenticate
+
+    for username, _who in builder.LOGINS:
+        assert authenticate(username=username, password=builder.PASSWORD) is not None, username
+    assert authenticate(username="tea001", password=builder.PASSWORD) is None  # generated members have no login
