@@ -72,3 +72,41 @@ def report(name: str, samples: list[float], floor: list[float] | None = None, ta
         line += f"  target ≤{target_ms:g} ms {'OK' if row['ok'] else 'MISSED'}"
     print(line, flush=True)
     return row
+
+
+class WSGIClient:
+    """Calls the WSGI application the way gunicorn does, without the test client's instrumentation
+    (template and signal capture), so the figure is the server's own time for the request."""
+
+    def __init__(self, user=None, language: str = "zh-hans"):
+        from django.test import Client
+
+        from chanlian.wsgi import application
+
+        self.app = application
+        self.cookie = ""
+        self.language = language
+        if user is not None:
+            client = Client()
+            client.force_login(user)
+            self.cookie = f"sessionid={client.cookies['sessionid'].value}"
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        import io
+        from urllib.parse import quote, urlsplit
+
+        parts = urlsplit(quote(path, safe="/?=&%"))
+        environ = {
+            "REQUEST_METHOD": "GET", "PATH_INFO": parts.path, "QUERY_STRING": parts.query,
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "HTTP_HOST": "127.0.0.1",
+            "HTTP_COOKIE": self.cookie, "HTTP_ACCEPT_LANGUAGE": self.language, "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
+            "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
+            "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+        }
+        status = []
+        body = b"".join(self.app(environ, lambda s, h, exc_info=None: status.append(s)))
+        code = int(status[0].split()[0])
+        if code != 200:
+            raise SystemExit(f"benchmark request {path} failed: HTTP {code}")
+        return code, body

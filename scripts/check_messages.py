@@ -17,9 +17,9 @@ A .mo older than its .po by modification time is only a warning: git does not ke
 in a fresh clone the order is arbitrary; the content comparison is what decides.
 
 Fix: translate the entries in src/chanlian/locale/zh_Hans/LC_MESSAGES/django.po (remove any "fuzzy"
-flag once checked), then compile:
-    cd src/chanlian && CHANLIAN_DEBUG=1 python -m chanlian makemessages -l zh_Hans -l en --ignore=.venv --ignore=tests
-    cd src/chanlian && CHANLIAN_DEBUG=1 python -m chanlian compilemessages
+flag once checked), then compile. From src/chanlian, with CHANLIAN_DEBUG=1:
+    python -m chanlian makemessages -l zh_Hans -l en --ignore=.venv --ignore=tests
+    python -m chanlian compilemessages
 """
 
 from __future__ import annotations
@@ -59,8 +59,11 @@ def _key(entry) -> tuple[str, str]:
 
 
 def _placeholders(text: str) -> list[str]:
-    return sorted(m.group(0) if m.group(1) is None else f"%({m.group(1)})" for m in PLACEHOLDER.finditer(text)
-                  if m.group(0) != "%%")
+    return sorted(
+        m.group(0) if m.group(1) is None else f"%({m.group(1)})"
+        for m in PLACEHOLDER.finditer(text)
+        if m.group(0) != "%%"
+    )
 
 
 def _translations(catalog) -> dict[tuple[str, str], tuple[str, ...]]:
@@ -89,11 +92,15 @@ def check_catalog(po_path: Path, problems: list[str], warnings: list[str]) -> po
         untranslated = [e for e in live if not e.translated() and "fuzzy" not in e.flags]
         fuzzy = [e for e in live if "fuzzy" in e.flags]
         if untranslated:
-            problems.append(f"{rel}: {len(untranslated)} untranslated:\n"
-                            + "\n".join(f"    msgid {_short(e.msgid)!r}" for e in untranslated))
+            problems.append(
+                f"{rel}: {len(untranslated)} untranslated:\n"
+                + "\n".join(f"    msgid {_short(e.msgid)!r}" for e in untranslated)
+            )
         if fuzzy:
-            problems.append(f"{rel}: {len(fuzzy)} fuzzy (check the translation, then drop the flag):\n"
-                            + "\n".join(f"    msgid {_short(e.msgid)!r}" for e in fuzzy))
+            problems.append(
+                f"{rel}: {len(fuzzy)} fuzzy (check the translation, then drop the flag):\n"
+                + "\n".join(f"    msgid {_short(e.msgid)!r}" for e in fuzzy)
+            )
         mismatched = []
         for e in live:
             if not e.translated():
@@ -105,9 +112,10 @@ def check_catalog(po_path: Path, problems: list[str], warnings: list[str]) -> po
             if any(set(_placeholders(src)) != set(_placeholders(dst)) for src, dst in pairs):
                 mismatched.append(e)
         if mismatched:
-            problems.append(f"{rel}: {len(mismatched)} translation(s) with other placeholders than the msgid:\n"
-                            + "\n".join(f"    msgid {_short(e.msgid)!r} → {_short(e.msgstr or '')!r}"
-                                        for e in mismatched))
+            problems.append(
+                f"{rel}: {len(mismatched)} translation(s) with other placeholders than the msgid:\n"
+                + "\n".join(f"    msgid {_short(e.msgid)!r} → {_short(e.msgstr or '')!r}" for e in mismatched)
+            )
 
     mo_path = po_path.with_suffix(".mo")
     if not mo_path.exists():
@@ -116,13 +124,19 @@ def check_catalog(po_path: Path, problems: list[str], warnings: list[str]) -> po
     expected_mo = polib.mofile(po.to_binary())
     actual_mo = polib.mofile(str(mo_path))
     expected, actual = _translations(expected_mo), _translations(actual_mo)
-    if expected != actual or expected_mo.metadata.get("Plural-Forms") != actual_mo.metadata.get("Plural-Forms"):
+    if expected != actual or expected_mo.metadata.get("Plural-Forms") != actual_mo.metadata.get(
+        "Plural-Forms"
+    ):
         stale = sorted({k for k in expected.keys() | actual.keys() if expected.get(k) != actual.get(k)})
-        shown = "\n".join(f"    msgid {_short(msgid)!r}" + (f" (context {ctx!r})" if ctx else "")
-                          for ctx, msgid in stale[:20])
+        shown = "\n".join(
+            f"    msgid {_short(msgid)!r}" + (f" (context {ctx!r})" if ctx else "")
+            for ctx, msgid in stale[:20]
+        )
         more = f"\n    … and {len(stale) - 20} more" if len(stale) > 20 else ""
-        problems.append(f"{_rel(mo_path)}: differs from its .po in {len(stale)} message(s); "
-                        f"run `{MAKE} compilemessages`:\n{shown}{more}")
+        problems.append(
+            f"{_rel(mo_path)}: differs from its .po in {len(stale)} message(s); "
+            f"run `{MAKE} compilemessages`:\n{shown}{more}"
+        )
     elif mo_path.stat().st_mtime < po_path.stat().st_mtime:
         warnings.append(f"{_rel(mo_path)} is older than its .po but has the same messages")
     return po
@@ -158,7 +172,9 @@ def extract(languages: list[str]) -> dict[str, set[tuple[str, str]]] | None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-extract", action="store_true", help="skip the makemessages comparison")
-    parser.add_argument("--locale", type=Path, default=LOCALE, help="the locale folder (default: %(default)s)")
+    parser.add_argument(
+        "--locale", type=Path, default=LOCALE, help="the locale folder (default: %(default)s)"
+    )
     args = parser.parse_args(argv)
     locale = args.locale.resolve()
 
@@ -175,8 +191,10 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_extract and catalogs:
         found = extract(sorted(catalogs))
         if found is None:
-            warnings.append("xgettext not found (apt-get install gettext): did not compare the .po files with "
-                            "the code's messages")
+            warnings.append(
+                "xgettext not found (apt-get install gettext): did not compare the .po files with "
+                "the code's messages"
+            )
         else:
             for language, keys in found.items():
                 have = {_key(e) for e in catalogs[language] if not e.obsolete and e.msgid}
@@ -186,10 +204,13 @@ def main(argv: list[str] | None = None) -> int:
                     problems.append(
                         f"locale/{language}: {len(new)} message(s) in the code are not in the .po; run "
                         f"`{MAKE} makemessages -l zh_Hans -l en --ignore=.venv --ignore=tests`, translate, "
-                        "compile:\n" + "\n".join(f"    msgid {_short(m)!r}" for _, m in new))
+                        "compile:\n" + "\n".join(f"    msgid {_short(m)!r}" for _, m in new)
+                    )
                 if gone:
-                    warnings.append(f"locale/{language}: {len(gone)} message(s) in the .po are no longer used "
-                                    "(makemessages marks them obsolete)")
+                    warnings.append(
+                        f"locale/{language}: {len(gone)} message(s) in the .po are no longer used "
+                        "(makemessages marks them obsolete)"
+                    )
 
     for w in warnings:
         print(f"warning: {w}")

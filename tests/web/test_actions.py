@@ -21,16 +21,30 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 
 def _counts():
-    return (Enterprise.objects.count(), Membership.objects.count(), ChainRole.objects.count(),
-            Employment.objects.count(), AuditEntry.objects.count())
+    return (
+        Enterprise.objects.count(),
+        Membership.objects.count(),
+        ChainRole.objects.count(),
+        Employment.objects.count(),
+        AuditEntry.objects.count(),
+    )
 
 
 def _registration(world, **overrides):
     tea = world.clusters["tea"]
-    data = {"name": "安溪县新兴茶叶有限公司", "uscc": make_uscc("350524", "30000001"), "region": "350524",
-            "cluster": str(tea.pk), "chain_roles": tea.pack.stage_keys()[3:5], "description": "乌龙茶初制",
-            "contact_name": "陈经理", "contact_phone": "0595-1234567", "contact_email": "", "address": "",
-            "website": ""}
+    data = {
+        "name": "安溪县新兴茶叶有限公司",
+        "uscc": make_uscc("350524", "30000001"),
+        "region": "350524",
+        "cluster": str(tea.pk),
+        "chain_roles": tea.pack.stage_keys()[3:5],
+        "description": "乌龙茶初制",
+        "contact_name": "陈经理",
+        "contact_phone": "0595-1234567",
+        "contact_email": "",
+        "address": "",
+        "website": "",
+    }
     data.update(overrides)
     return data
 
@@ -40,7 +54,9 @@ def _registration(world, **overrides):
 
 def test_register_with_a_bad_uscc_shows_the_error_and_creates_nothing(world, client_as):
     before = _counts()
-    response = client_as("nobody").post("/enterprises/register/", _registration(world, uscc="91350524MA2XXXXXXX"))
+    response = client_as("nobody").post(
+        "/enterprises/register/", _registration(world, uscc="91350524MA2XXXXXXX")
+    )
     html = response.content.decode()
     assert response.status_code == 400
     assert "不是有效的统一社会信用代码" in html
@@ -55,7 +71,11 @@ def test_register_with_a_bad_uscc_shows_the_error_and_creates_nothing(world, cli
 
 def test_register_with_an_unknown_region_names_the_region_field(world, client_as):
     before = _counts()
-    html = client_as("nobody").post("/enterprises/register/", _registration(world, region="999999")).content.decode()
+    html = (
+        client_as("nobody")
+        .post("/enterprises/register/", _registration(world, region="999999"))
+        .content.decode()
+    )
     assert "未知的区划代码" in html and 'id="err-region"><p>' in html
     assert _counts() == before
 
@@ -72,7 +92,9 @@ def test_register_with_a_duplicate_uscc_is_refused(world, client_as):
 def test_register_with_a_stage_of_another_pack_is_refused(world, client_as):
     before = _counts()
     steel_stage = world.clusters["steel"].pack.stage_keys()[0]
-    response = client_as("nobody").post("/enterprises/register/", _registration(world, chain_roles=[steel_stage]))
+    response = client_as("nobody").post(
+        "/enterprises/register/", _registration(world, chain_roles=[steel_stage])
+    )
     assert response.status_code == 400
     assert 'id="err-chain_roles"><p>' in response.content.decode()
     assert _counts() == before
@@ -95,14 +117,18 @@ def test_register_opens_a_pending_membership_with_chain_roles(world, client_as):
 def test_register_accepts_a_county_name_or_a_datalist_pick(world, client_as):
     data = _registration(world, region="350524 福建省泉州市安溪县", cluster="", chain_roles=[])
     assert client_as("nobody").post("/enterprises/register/", data).status_code == 302
-    data = _registration(world, uscc=make_uscc("350524", "30000002"), region="安溪县", cluster="", chain_roles=[])
+    data = _registration(
+        world, uscc=make_uscc("350524", "30000002"), region="安溪县", cluster="", chain_roles=[]
+    )
     assert client_as("nobody").post("/enterprises/register/", data).status_code == 302
     assert Enterprise.objects.filter(region_id="350524", name="安溪县新兴茶叶有限公司").count() == 2
 
 
 def test_register_stage_checkboxes_follow_the_cluster(world, client_as):
     steel = world.clusters["steel"]
-    html = client_as("nobody").get("/enterprises/register/stages/", {"cluster": steel.pk}, **HX).content.decode()
+    html = (
+        client_as("nobody").get("/enterprises/register/stages/", {"cluster": steel.pk}, **HX).content.decode()
+    )
     assert html.lstrip().startswith('<div class="field field-wide" id="stage-choices">')
     for stage in steel.pack.stages:
         assert f'value="{stage.key}"' in html and stage.name_zh in html
@@ -113,8 +139,9 @@ def test_register_stage_checkboxes_follow_the_cluster(world, client_as):
 def test_register_without_js_can_refresh_the_stages_without_saving(world, client_as):
     before = _counts()
     steel = world.clusters["steel"]
-    response = client_as("nobody").post("/enterprises/register/",
-                                        _registration(world, cluster=str(steel.pk), refresh="1"))
+    response = client_as("nobody").post(
+        "/enterprises/register/", _registration(world, cluster=str(steel.pk), refresh="1")
+    )
     assert response.status_code == 200
     assert steel.pack.stages[0].name_zh in response.content.decode()
     assert _counts() == before
@@ -154,12 +181,15 @@ def test_operator_verifies_without_js(world, client_as):
 def test_reject_needs_a_reason(world, client_as):
     membership = _pending(world)
     client = client_as("operator")
-    html = client.post(f"/operator/memberships/{membership.pk}/reject/", {"reason": "  "}, **HX).content.decode()
+    html = client.post(
+        f"/operator/memberships/{membership.pk}/reject/", {"reason": "  "}, **HX
+    ).content.decode()
     assert "请填写驳回原因" in html
     membership.refresh_from_db()
     assert membership.status == MembershipStatus.PENDING
-    html = client.post(f"/operator/memberships/{membership.pk}/reject/", {"reason": "营业执照已过期"},
-                       **HX).content.decode()
+    html = client.post(
+        f"/operator/memberships/{membership.pk}/reject/", {"reason": "营业执照已过期"}, **HX
+    ).content.decode()
     assert "已驳回" in html and "营业执照已过期" in html
     membership.refresh_from_db()
     assert membership.status == MembershipStatus.REJECTED and membership.reason == "营业执照已过期"
@@ -170,7 +200,9 @@ def test_deciding_twice_shows_the_conflict(world, client_as):
     client = client_as("operator")
     client.post(f"/operator/memberships/{membership.pk}/verify/", **HX)
     before = AuditEntry.objects.count()
-    html = client.post(f"/operator/memberships/{membership.pk}/reject/", {"reason": "x"}, **HX).content.decode()
+    html = client.post(
+        f"/operator/memberships/{membership.pk}/reject/", {"reason": "x"}, **HX
+    ).content.decode()
     assert "不能变为" in html
     assert AuditEntry.objects.count() == before
 
@@ -196,7 +228,7 @@ def test_decisions_need_post_and_csrf(world):
 
 def test_console_sends_the_csrf_token_to_htmx(client_as):
     html = client_as("operator").get("/operator/").content.decode()
-    assert "hx-headers='{\"X-CSRFToken\": \"" in html
+    assert 'hx-headers=\'{"X-CSRFToken": "' in html
 
 
 # ---------------------------------------------------------------- directory
@@ -254,7 +286,7 @@ def test_directory_paginates_25_a_page(world, client_as):
     _grow(world, 30)
     client = client_as("operator")
     html = client.get(f"/clusters/{tea.pk}/directory/").content.decode()
-    assert html.count('<tr>') - 1 == 25
+    assert html.count("<tr>") - 1 == 25
     html = client.get(f"/clusters/{tea.pk}/directory/", {"page": 2}).content.decode()
     assert "第 2 / 2 页" in html
     assert client.get(f"/clusters/{tea.pk}/directory/", {"page": "zzz"}).status_code == 200
@@ -265,8 +297,14 @@ def _grow(world, n, start=0):
     stages = tea.pack.stage_keys()
     admin, operator = world.users["admin"], world.users["operator"]
     for i in range(start, start + n):
-        e = services.register_enterprise(admin, uscc=make_uscc("350524", f"4{i:07d}"), name=f"安溪测试茶厂{i:03d}",
-                                         region="350524", cluster=tea.pk, chain_roles=stages[i % 4:i % 4 + 2])
+        e = services.register_enterprise(
+            admin,
+            uscc=make_uscc("350524", f"4{i:07d}"),
+            name=f"安溪测试茶厂{i:03d}",
+            region="350524",
+            cluster=tea.pk,
+            chain_roles=stages[i % 4 : i % 4 + 2],
+        )
         services.verify_membership(operator, e.pk, cluster_id=tea.pk)
 
 
@@ -295,8 +333,13 @@ def test_home_query_count_is_constant_as_clusters_grow(world, client_as):
     small = _queries(client, "/")
     admin = world.users["admin"]
     for i, region in enumerate(("350525", "350526", "350583")):
-        services.create_cluster(admin, name=f"测试集群{i}", region=region, pack_key="tea",
-                                operator=world.enterprises["tea_operator"].pk)
+        services.create_cluster(
+            admin,
+            name=f"测试集群{i}",
+            region=region,
+            pack_key="tea",
+            operator=world.enterprises["tea_operator"].pk,
+        )
     _grow(world, 5)
     assert _queries(client, "/") == small
 
@@ -310,8 +353,16 @@ def _manage(world):
 
 def _profile(world, **overrides):
     e = world.enterprises["supplier"]
-    data = {"name": e.name, "region": e.region_id, "description": "铁观音初制与精制", "contact_name": "林厂长",
-            "contact_phone": "0595-2345678", "contact_email": "lin@example.com", "address": "祥华乡", "website": ""}
+    data = {
+        "name": e.name,
+        "region": e.region_id,
+        "description": "铁观音初制与精制",
+        "contact_name": "林厂长",
+        "contact_phone": "0595-2345678",
+        "contact_email": "lin@example.com",
+        "address": "祥华乡",
+        "website": "",
+    }
     data.update(overrides)
     return data
 
@@ -325,8 +376,9 @@ def test_admin_edits_the_profile(world, client_as):
 
 def test_bad_profile_input_shows_the_error_and_saves_nothing(world, client_as):
     before = AuditEntry.objects.count()
-    response = client_as("supplier").post(_manage(world), _profile(world, contact_email="not-an-email",
-                                                                   description="changed"))
+    response = client_as("supplier").post(
+        _manage(world), _profile(world, contact_email="not-an-email", description="changed")
+    )
     html = response.content.decode()
     assert response.status_code == 400
     assert "请输入有效的电子邮箱地址" in html and 'id="err-contact_email"><p>' in html
@@ -337,7 +389,9 @@ def test_bad_profile_input_shows_the_error_and_saves_nothing(world, client_as):
 def test_invitation_link_round_trip(world, client_as):
     supplier = world.enterprises["supplier"]
     admin_client = client_as("supplier")
-    response = admin_client.post(f"/enterprises/{supplier.pk}/manage/invite/", {"role": "viewer", "note": "会计"})
+    response = admin_client.post(
+        f"/enterprises/{supplier.pk}/manage/invite/", {"role": "viewer", "note": "会计"}
+    )
     invitation = Invitation.objects.get(note="会计")
     assert response.status_code == 302
     page = admin_client.get(response["Location"]).content.decode()
@@ -364,16 +418,19 @@ def test_invitation_page_needs_login_and_a_real_token(world, client_as):
 def test_revoke_an_invitation(world, client_as):
     supplier = world.enterprises["supplier"]
     invitation = services.invite_user(world.users["supplier"], supplier.pk, role="staff")
-    response = client_as("supplier").post(f"/enterprises/{supplier.pk}/manage/invitations/{invitation.pk}/revoke/",
-                                          follow=True)
+    response = client_as("supplier").post(
+        f"/enterprises/{supplier.pk}/manage/invitations/{invitation.pk}/revoke/", follow=True
+    )
     assert "邀请已撤销" in response.content.decode()
     invitation.refresh_from_db()
     assert invitation.revoked_at is not None
     # another enterprise's admin cannot revoke it
     other = services.invite_user(world.users["supplier"], supplier.pk, role="staff")
     buyer = world.enterprises["buyer"]
-    assert client_as("buyer").post(
-        f"/enterprises/{buyer.pk}/manage/invitations/{other.pk}/revoke/").status_code == 404
+    assert (
+        client_as("buyer").post(f"/enterprises/{buyer.pk}/manage/invitations/{other.pk}/revoke/").status_code
+        == 404
+    )
     other.refresh_from_db()
     assert other.revoked_at is None
 
@@ -382,8 +439,11 @@ def test_change_role_and_remove_user(world, client_as):
     supplier = world.enterprises["supplier"]
     staff = Employment.objects.get(user=world.users["supplier_staff"])
     client = client_as("supplier")
-    response = client.post(f"/enterprises/{supplier.pk}/manage/users/{staff.pk}/role/",
-                           {f"e{staff.pk}-role": "admin"}, follow=True)
+    response = client.post(
+        f"/enterprises/{supplier.pk}/manage/users/{staff.pk}/role/",
+        {f"e{staff.pk}-role": "admin"},
+        follow=True,
+    )
     assert "角色已修改" in response.content.decode()
     staff.refresh_from_db()
     assert staff.role == "admin"
@@ -395,8 +455,9 @@ def test_change_role_and_remove_user(world, client_as):
 def test_the_last_admin_stays(world, client_as):
     supplier = world.enterprises["supplier"]
     me = Employment.objects.get(user=world.users["supplier"], enterprise=supplier)
-    response = client_as("supplier").post(f"/enterprises/{supplier.pk}/manage/users/{me.pk}/role/",
-                                          {f"e{me.pk}-role": "viewer"}, follow=True)
+    response = client_as("supplier").post(
+        f"/enterprises/{supplier.pk}/manage/users/{me.pk}/role/", {f"e{me.pk}-role": "viewer"}, follow=True
+    )
     assert "企业至少要保留一名管理员" in response.content.decode()
     me.refresh_from_db()
     assert me.role == "admin"
@@ -407,21 +468,37 @@ def test_the_last_admin_stays(world, client_as):
 
 def test_sign_up_logs_in(db):
     client = Client()
-    response = client.post("/signup/", {"username": "chen", "email": "", "password1": "tieguanyin-2026",
-                                        "password2": "tieguanyin-2026"}, follow=True)
+    response = client.post(
+        "/signup/",
+        {"username": "chen", "email": "", "password1": "tieguanyin-2026", "password2": "tieguanyin-2026"},
+        follow=True,
+    )
     assert response.redirect_chain[-1][0] == "/"
     assert "欢迎，chen" in response.content.decode()
     assert get_user_model().objects.filter(username="chen").exists()
 
 
 def test_sign_up_refusals_are_shown(world):
-    html = Client().post("/signup/", {"username": "operator", "password1": "tieguanyin-2026",
-                                      "password2": "tieguanyin-2026"}).content.decode()
+    html = (
+        Client()
+        .post(
+            "/signup/",
+            {"username": "operator", "password1": "tieguanyin-2026", "password2": "tieguanyin-2026"},
+        )
+        .content.decode()
+    )
     assert "该用户名已被占用" in html and 'id="err-username"><p>' in html
-    html = Client().post("/signup/", {"username": "li", "password1": "12345678", "password2": "12345678"}).content.decode()
+    html = (
+        Client()
+        .post("/signup/", {"username": "li", "password1": "12345678", "password2": "12345678"})
+        .content.decode()
+    )
     assert 'id="err-password1"><p>' in html
-    html = Client().post("/signup/", {"username": "li", "password1": "tieguanyin-2026",
-                                      "password2": "other-2026-x"}).content.decode()
+    html = (
+        Client()
+        .post("/signup/", {"username": "li", "password1": "tieguanyin-2026", "password2": "other-2026-x"})
+        .content.decode()
+    )
     assert "两次输入的密码不一致" in html
     assert not get_user_model().objects.filter(username="li").exists()
 

@@ -41,7 +41,9 @@ def test_set_language_switches_and_switches_back(client_as):
     assert "运营后台" in html and "Operator console" not in html
 
 
-@pytest.mark.parametrize("url", ["/", "/directory/", "/operator/", "/me/", "/enterprises/register/", "/clusters/1/"])
+@pytest.mark.parametrize(
+    "url", ["/", "/directory/", "/operator/", "/me/", "/enterprises/register/", "/clusters/1/"]
+)
 def test_anonymous_is_sent_to_login(url):
     response = Client().get(url)
     assert response.status_code == 302
@@ -65,27 +67,46 @@ def _urls(world):
     }
 
 
-@pytest.mark.parametrize(("persona", "page", "expected"), [
-    ("operator", "home", ["安溪铁观音产业集群", "戴南不锈钢制品产业集群", "安溪茶业集团有限公司", "管理员", "待审核"]),
-    ("operator", "cluster", ["安溪铁观音产业集群", "福建省泉州市安溪县", "茶园种植", "农资供应", "已认证成员", "产品品类"]),
-    ("operator", "cluster_directory", ["安溪县祥华茶厂", "上海茶商贸易有限公司", "安溪县新茶农专业合作社", "待审核"]),
-    ("operator", "directory", ["安溪县祥华茶厂", "泉州银行股份有限公司安溪支行"]),
-    ("operator", "supplier", ["安溪县祥华茶厂", "0595-23456789", "福建省泉州市安溪县", "已认证"]),
-    ("operator", "operator", ["入驻申请", "安溪县新茶农专业合作社", "福建省泉州市安溪县", "农资供应", "通过认证"]),
-    ("operator", "tea_operator_manage", ["安溪茶业集团有限公司", "operator", "生成邀请链接"]),
-    ("operator", "register", ["统一社会信用代码", "安溪铁观音产业集群"]),
-    ("supplier", "home", ["安溪县祥华茶厂", "农资供应", "茶机装备"]),
-    ("supplier", "supplier", ["安溪县祥华茶厂", "0595-23456789", "管理企业"]),
-    ("supplier", "supplier_manage", ["supplier_staff", "supplier_viewer", "保存资料"]),
-    ("supplier", "cluster_directory", ["上海茶商贸易有限公司", "物流仓储"]),
-    ("supplier_viewer", "me", ["安溪县祥华茶厂", "只读成员"]),
-    ("gov", "cluster_directory", ["安溪县祥华茶厂"]),
-    ("buyer", "me", ["上海茶商贸易有限公司", "上海市浦东新区"]),
-    ("nobody", "home", ["您还没有加入任何企业", "安溪铁观音产业集群"]),
-    ("nobody", "me", ["您还没有加入任何企业"]),
-    ("nobody", "register", ["登记您的企业"]),
-    ("admin", "operator", ["安溪县新茶农专业合作社"]),
-])
+@pytest.mark.parametrize(
+    ("persona", "page", "expected"),
+    [
+        (
+            "operator",
+            "home",
+            ["安溪铁观音产业集群", "戴南不锈钢制品产业集群", "安溪茶业集团有限公司", "管理员", "待审核"],
+        ),
+        (
+            "operator",
+            "cluster",
+            ["安溪铁观音产业集群", "福建省泉州市安溪县", "茶园种植", "农资供应", "已认证成员", "产品品类"],
+        ),
+        (
+            "operator",
+            "cluster_directory",
+            ["安溪县祥华茶厂", "上海茶商贸易有限公司", "安溪县新茶农专业合作社", "待审核"],
+        ),
+        ("operator", "directory", ["安溪县祥华茶厂", "泉州银行股份有限公司安溪支行"]),
+        ("operator", "supplier", ["安溪县祥华茶厂", "0595-23456789", "福建省泉州市安溪县", "已认证"]),
+        (
+            "operator",
+            "operator",
+            ["入驻申请", "安溪县新茶农专业合作社", "福建省泉州市安溪县", "农资供应", "通过认证"],
+        ),
+        ("operator", "tea_operator_manage", ["安溪茶业集团有限公司", "operator", "生成邀请链接"]),
+        ("operator", "register", ["统一社会信用代码", "安溪铁观音产业集群"]),
+        ("supplier", "home", ["安溪县祥华茶厂", "农资供应", "茶机装备"]),
+        ("supplier", "supplier", ["安溪县祥华茶厂", "0595-23456789", "管理企业"]),
+        ("supplier", "supplier_manage", ["supplier_staff", "supplier_viewer", "保存资料"]),
+        ("supplier", "cluster_directory", ["上海茶商贸易有限公司", "物流仓储"]),
+        ("supplier_viewer", "me", ["安溪县祥华茶厂", "只读成员"]),
+        ("gov", "cluster_directory", ["安溪县祥华茶厂"]),
+        ("buyer", "me", ["上海茶商贸易有限公司", "上海市浦东新区"]),
+        ("nobody", "home", ["您还没有加入任何企业", "安溪铁观音产业集群"]),
+        ("nobody", "me", ["您还没有加入任何企业"]),
+        ("nobody", "register", ["登记您的企业"]),
+        ("admin", "operator", ["安溪县新茶农专业合作社"]),
+    ],
+)
 def test_page_renders_for_persona(world, client_as, persona, page, expected):
     response = client_as(persona).get(_urls(world)[page])
     html = response.content.decode()
@@ -109,13 +130,16 @@ def test_contact_is_shown_only_to_those_who_may_see_it(world, client_as):
     assert "0595-23456789" in client_as("operator").get(url).content.decode()
 
 
-@pytest.mark.parametrize(("persona", "page"), [
-    ("outsider", "supplier"),  # an enterprise of another cluster
-    ("nobody", "supplier"),
-    ("buyer", "supplier_manage"),  # someone else's enterprise
-    ("supplier_staff", "supplier_manage"),  # own enterprise, but not an admin
-    ("steel_operator", "supplier"),  # operator of another cluster
-])
+@pytest.mark.parametrize(
+    ("persona", "page"),
+    [
+        ("outsider", "supplier"),  # an enterprise of another cluster
+        ("nobody", "supplier"),
+        ("buyer", "supplier_manage"),  # someone else's enterprise
+        ("supplier_staff", "supplier_manage"),  # own enterprise, but not an admin
+        ("steel_operator", "supplier"),  # operator of another cluster
+    ],
+)
 def test_foreign_enterprise_is_404(world, client_as, persona, page):
     response = client_as(persona).get(_urls(world)[page])
     assert response.status_code == 404
@@ -147,7 +171,9 @@ def test_cluster_home_counts_verified_members_per_stage(world, client_as):
     tea = world.clusters["tea"]
     html = client_as("operator", HTTP_ACCEPT_LANGUAGE="en").get(f"/clusters/{tea.pk}/").content.decode()
     # supplier works in farm_inputs and machinery (verified); pending's farm_inputs does not count yet
-    farm = re.search(r'stage=farm_inputs"><span class="stage-name">Farm inputs</span><span class="stage-count">(\d+)', html)
+    farm = re.search(
+        r'stage=farm_inputs"><span class="stage-name">Farm inputs</span><span class="stage-count">(\d+)', html
+    )
     assert farm and farm.group(1) == "1"
 
 
@@ -174,15 +200,22 @@ def test_logout_is_a_post(client_as):
 
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["']\s*(?:https?:)?//""", re.I)
 ANY_URL = re.compile(r"https?://[^\s\"'<>]+", re.I)
-LOCAL = ("http://testserver", "http://127.0.0.1", "http://localhost", "https://127.0.0.1", "https://localhost")
+LOCAL = (
+    "http://testserver",
+    "http://127.0.0.1",
+    "http://localhost",
+    "https://127.0.0.1",
+    "https://localhost",
+)
 
 
 def test_no_page_points_outside_the_deployment(world, client_as):
     pages = dict(_urls(world))
     pages["login"] = "/login/"
     pages["signup"] = "/signup/"
-    invite = client_as("supplier").post(f"/enterprises/{world.enterprises['supplier'].pk}/manage/invite/",
-                                        {"role": "staff", "note": ""})
+    invite = client_as("supplier").post(
+        f"/enterprises/{world.enterprises['supplier'].pk}/manage/invite/", {"role": "staff", "note": ""}
+    )
     assert invite.status_code == 302
     for name, url in pages.items():
         persona = "supplier" if name == "supplier_manage" else "operator"
@@ -202,6 +235,8 @@ def test_static_files_are_vendored():
 
 def test_membership_status_labels_are_translated(world, client_as):
     # The directory shows the pending member's status in Chinese, not its key.
-    html = client_as("operator").get(_urls(world)["cluster_directory"], {"status": "pending"}).content.decode()
+    html = (
+        client_as("operator").get(_urls(world)["cluster_directory"], {"status": "pending"}).content.decode()
+    )
     assert "安溪县新茶农专业合作社" in html and "安溪县祥华茶厂" not in html
     assert Membership.objects.filter(status=MembershipStatus.PENDING).count() == 1

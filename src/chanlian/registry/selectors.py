@@ -52,10 +52,21 @@ def enterprises(user, *, cluster=None, stage=None, region=None, status=None, kin
     if q:
         q = str(q).strip()[:100]
         qs = qs.filter(Q(name__icontains=q) | Q(uscc=q.upper()))
-    visible_memberships = restrict(Membership, user).select_related("cluster").prefetch_related(
-        Prefetch("roles", queryset=ChainRole.objects.order_by("stage"))
+    # Only the columns a directory row shows: model instances and tz-aware timestamps are what a page of
+    # results costs in Python (bench/directory.py), not the SQL.
+    visible_memberships = (
+        restrict(Membership, user)
+        .select_related("cluster")
+        .only("id", "cluster_id", "enterprise_id", "status", "reason", "decided_at", "cluster__id", "cluster__name",
+              "cluster__pack_key", "cluster__operator_id")
+        .prefetch_related(Prefetch("roles", queryset=ChainRole.objects.only("id", "membership_id", "stage")
+                                   .order_by("stage")))
     )
-    return qs.prefetch_related(Prefetch("memberships", queryset=visible_memberships)).order_by("id")
+    return (
+        qs.defer("updated_at")
+        .prefetch_related(Prefetch("memberships", queryset=visible_memberships))
+        .order_by("id")
+    )
 
 
 def may_see_contact(user, enterprise: Enterprise) -> bool:

@@ -75,7 +75,11 @@ def service_view(view):
         except NotFound as exc:
             raise Http404(str(exc.detail)) from exc
         except ServiceError as exc:
-            return render(request, "web/error.html", {"exc": exc, "message": message(exc, friendly=True)},
-                          status=exc.status)
+            return render(
+                request,
+                "web/error.html",
+                {"exc": exc, "message": message(exc, friendly=True)},
+                status=exc.status,
+            )
 
     return wrapper

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.db.models import Count
 from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 
 from chanlian.core.errors import ServiceError
 from chanlian.registry.choices import MembershipStatus
@@ -61,8 +62,31 @@ def stages_of(pack) -> list[StageView]:
     """The pack's chain stages in the pack's order, named in the active language."""
     if pack is None:
         return []
-    return [StageView(key=str(_attr(s, "key")), name=local_name(s), kind=str(_attr(s, "kind") or "chain"))
-            for s in (_attr(pack, "stages") or [])]
+    return [
+        StageView(key=str(_attr(s, "key")), name=local_name(s), kind=str(_attr(s, "kind") or "chain"))
+        for s in (_attr(pack, "stages") or [])
+    ]
+
+
+KIND_ORDER = ("input", "chain", "service")
+KIND_LABELS = {"input": _("Upstream inputs"), "chain": _("Main chain"), "service": _("Supporting services")}
+
+
+def stage_choice_groups(packs) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Chain stages of one or more packs as grouped choices (upstream inputs, main chain, services).
+
+    A stage key that two packs share is offered once, under the first pack's name for it.
+    """
+    seen: dict[str, StageView] = {}
+    for pack in packs:
+        for stage in stages_of(pack):
+            seen.setdefault(stage.key, stage)
+    kinds = [k for k in KIND_ORDER if any(s.kind == k for s in seen.values())]
+    kinds += sorted({s.kind for s in seen.values()} - set(KIND_ORDER))
+    return [
+        (str(KIND_LABELS.get(kind, kind)), [(s.key, s.name) for s in seen.values() if s.kind == kind])
+        for kind in kinds
+    ]
 
 
 def stage_name(pack, key: str) -> str:
@@ -124,7 +148,9 @@ def cluster_counts(cluster_ids) -> dict[int, dict[str, int]]:
 
     Aggregates only, the same figures as ``registry.selectors.cluster_stats``.
     """
-    counts: dict[int, dict[str, int]] = {cid: {"verified": 0, "pending": 0, "members": 0} for cid in cluster_ids}
+    counts: dict[int, dict[str, int]] = {
+        cid: {"verified": 0, "pending": 0, "members": 0} for cid in cluster_ids
+    }
     rows = (
         Membership.objects.filter(cluster_id__in=list(cluster_ids))
         .values_list("cluster_id", "status")

@@ -6,8 +6,11 @@ from . import views
 app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
-         name="login"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="web/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
     path("clusters/<int:pk>/", views.cluster_detail, name="cluster"),
@@ -20,8 +23,12 @@ urlpatterns = [
     path("enterprises/<int:pk>/manage/", views.manage, name="manage"),
     path("enterprises/<int:pk>/manage/invite/", views.invite, name="invite"),
     path("enterprises/<int:pk>/manage/invitations/<int:invitation_id>/revoke/", views.revoke, name="revoke"),
-    path("enterprises/<int:pk>/manage/users/<int:employment_id>/role/", views.change_role, name="change-role"),
-    path("enterprises/<int:pk>/manage/users/<int:employment_id>/remove/", views.remove_user, name="remove-user"),
+    path(
+        "enterprises/<int:pk>/manage/users/<int:employment_id>/role/", views.change_role, name="change-role"
+    ),
+    path(
+        "enterprises/<int:pk>/manage/users/<int:employment_id>/remove/", views.remove_user, name="remove-user"
+    ),
     path("operator/", views.operator_console, name="operator"),
     path("operator/memberships/<int:pk>/verify/", views.decide, {"decision": "verify"}, name="verify"),
     path("operator/memberships/<int:pk>/reject/", views.decide, {"decision": "reject"}, name="reject"),

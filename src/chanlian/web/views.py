@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -38,6 +38,7 @@ from .helpers import (
     local_name,
     pack_for,
     region_code,
+    stage_choice_groups,
     stages_of,
 )
 
@@ -45,13 +46,16 @@ PAGE_SIZE = 25
 
 
 def _is_htmx(request) -> bool:
-    return request.headers.get("HX-Request") == "true" and not request.headers.get("HX-History-Restore-Request")
+    return request.headers.get("HX-Request") == "true" and not request.headers.get(
+        "HX-History-Restore-Request"
+    )
 
 
 def _safe_next(request, fallback: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()},
-                                                  require_https=request.is_secure()):
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
         return target
     return fallback
 
@@ -87,19 +91,29 @@ def signup(request):
         if form.is_valid():
             data = form.cleaned_data
             try:
-                user = services.sign_up(username=data["username"], password=data["password1"],
-                                        email=data["email"])
+                user = services.sign_up(
+                    username=data["username"], password=data["password1"], email=data["email"]
+                )
             except FORM_REFUSALS as exc:
                 error = attach(form, exc, aliases={"password": "password1"})
             else:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                messages.success(request, _("Welcome, %(name)s. Your account is ready.") % {"name": user.username})
+                messages.success(
+                    request, _("Welcome, %(name)s. Your account is ready.") % {"name": user.username}
+                )
                 return redirect(_safe_next(request, reverse("web:home")))
         status = 400
-    return render(request, "web/signup.html",
-                  {"form": form, "error": error, "open_signup": settings.OPEN_SIGNUP,
-                   "next": request.GET.get("next") or request.POST.get("next", "")},
-                  status=status)
+    return render(
+        request,
+        "web/signup.html",
+        {
+            "form": form,
+            "error": error,
+            "open_signup": settings.OPEN_SIGNUP,
+            "next": request.GET.get("next") or request.POST.get("next", ""),
+        },
+        status=status,
+    )
 
 
 # ---------------------------------------------------------------- clusters
@@ -114,18 +128,34 @@ def home(request):
     clusters = list(selectors.clusters(user))
     counts = cluster_counts([c.pk for c in clusters])
     cluster_rows = [
-        {"cluster": c, "pack_name": local_name(packs.get(c.pack_key)) or c.pack_key, "counts": counts[c.pk],
-         "operates": p.operates(c.pk), "member": c.pk in p.member_cluster_ids,
-         "readable": p.is_platform_admin or c.pk in p.readable_cluster_ids}
+        {
+            "cluster": c,
+            "pack_name": local_name(packs.get(c.pack_key)) or c.pack_key,
+            "counts": counts[c.pk],
+            "operates": p.operates(c.pk),
+            "member": c.pk in p.member_cluster_ids,
+            "readable": p.is_platform_admin or c.pk in p.readable_cluster_ids,
+        }
         for c in clusters
     ]
     mine = []
     for e in selectors.enterprises(user).filter(id__in=p.enterprise_ids):
-        mine.append({"e": e, "role": p.roles.get(e.pk), "role_label": EnterpriseRole(p.roles[e.pk]).label,
-                     "memberships": [_membership_view(m, packs) for m in e.memberships.all()
-                                     if m.enterprise_id == e.pk]})
-    pending = selectors.pending_memberships(user).count() if (p.operated_cluster_ids or p.is_platform_admin) else 0
-    return render(request, "web/home.html", {"clusters": cluster_rows, "mine": mine, "pending_count": pending})
+        mine.append(
+            {
+                "e": e,
+                "role": p.roles.get(e.pk),
+                "role_label": EnterpriseRole(p.roles[e.pk]).label,
+                "memberships": [
+                    _membership_view(m, packs) for m in e.memberships.all() if m.enterprise_id == e.pk
+                ],
+            }
+        )
+    pending = (
+        selectors.pending_memberships(user).count() if (p.operated_cluster_ids or p.is_platform_admin) else 0
+    )
+    return render(
+        request, "web/home.html", {"clusters": cluster_rows, "mine": mine, "pending_count": pending}
+    )
 
 
 @login_required
@@ -137,26 +167,35 @@ def cluster_detail(request, pk: int):
     cluster = get_or_404(selectors.clusters(user), user, pk=pk)
     stats = selectors.cluster_stats(cluster)
     pack = pack_for(cluster.pack_key)
-    stages = [{"key": s.key, "name": s.name, "kind": s.kind, "verified": stats["by_stage"].get(s.key, 0)}
-              for s in stages_of(pack)]
+    stages = [
+        {"key": s.key, "name": s.name, "kind": s.kind, "verified": stats["by_stage"].get(s.key, 0)}
+        for s in stages_of(pack)
+    ]
     readable = p.is_platform_admin or cluster.pk in p.readable_cluster_ids
-    return render(request, "web/cluster.html", {
-        "cluster": cluster,
-        "pack": pack,
-        "pack_name": local_name(pack) or cluster.pack_key,
-        "categories": categories_of(pack),
-        "stages": stages,
-        "chain": [s for s in stages if s["kind"] == "chain"],
-        "inputs": [s for s in stages if s["kind"] == "input"],
-        "services": [s for s in stages if s["kind"] not in ("chain", "input")],
-        "pack_description": (getattr(pack, "description_en", "") if is_english() else getattr(pack, "description_zh", ""))
-        if pack else "",
-        "stats": stats,
-        "operates": p.operates(cluster.pk),
-        "readable": readable,
-        "operator_visible": readable or cluster.operator_id in p.enterprise_ids,
-        "busiest": max((s["verified"] for s in stages), default=0),
-    })
+    return render(
+        request,
+        "web/cluster.html",
+        {
+            "cluster": cluster,
+            "pack": pack,
+            "pack_name": local_name(pack) or cluster.pack_key,
+            "categories": categories_of(pack),
+            "stages": stages,
+            "chain": [s for s in stages if s["kind"] == "chain"],
+            "inputs": [s for s in stages if s["kind"] == "input"],
+            "services": [s for s in stages if s["kind"] not in ("chain", "input")],
+            "pack_description": (
+                getattr(pack, "description_en", "") if is_english() else getattr(pack, "description_zh", "")
+            )
+            if pack
+            else "",
+            "stats": stats,
+            "operates": p.operates(cluster.pk),
+            "readable": readable,
+            "operator_visible": readable or cluster.operator_id in p.enterprise_ids,
+            "busiest": max((s["verified"] for s in stages), default=0),
+        },
+    )
 
 
 # ---------------------------------------------------------------- directory
@@ -172,32 +211,42 @@ def directory(request, pk: int | None = None):
     cluster = get_or_404(selectors.clusters(user), user, pk=pk) if pk is not None else None
     cluster_choices = None
     if cluster is not None:
-        stage_choices = [(s.key, s.name) for s in stages_of(packs.get(cluster.pack_key))]
+        stage_choices = stage_choice_groups([packs.get(cluster.pack_key)])
     else:
-        visible = [c for c in selectors.clusters(user) if p.is_platform_admin or c.pk in p.readable_cluster_ids]
+        visible = [
+            c for c in selectors.clusters(user) if p.is_platform_admin or c.pk in p.readable_cluster_ids
+        ]
         cluster_choices = _cluster_choices(visible)
         chosen = next((c for c in visible if str(c.pk) == request.GET.get("cluster")), None)
-        seen: dict[str, str] = {}
-        for c in [chosen] if chosen else visible:
-            for s in stages_of(packs.get(c.pack_key)):
-                seen.setdefault(s.key, s.name)
-        stage_choices = list(seen.items())
-    form = forms.DirectoryFilterForm(request.GET, stage_choices=stage_choices, cluster_choices=cluster_choices)
+        stage_choices = stage_choice_groups(
+            [packs.get(c.pack_key) for c in ([chosen] if chosen else visible)]
+        )
+    form = forms.DirectoryFilterForm(
+        request.GET, stage_choices=stage_choices, cluster_choices=cluster_choices
+    )
     error = ""
     qs = Enterprise.objects.none()
     if form.is_valid():
         data = form.cleaned_data
         try:
             qs = selectors.enterprises(
-                user, cluster=cluster.pk if cluster else data.get("cluster"), stage=data["stage"],
-                region=region_code(data["region"]), status=data["status"], q=data["q"],
+                user,
+                cluster=cluster.pk if cluster else data.get("cluster"),
+                stage=data["stage"],
+                region=region_code(data["region"]),
+                status=data["status"],
+                q=data["q"],
             )
         except FORM_REFUSALS as exc:
             error = attach(form, exc, friendly=True)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = []
     for e in page.object_list:
-        ms = [_membership_view(m, packs) for m in e.memberships.all() if cluster is None or m.cluster_id == cluster.pk]
+        ms = [
+            _membership_view(m, packs)
+            for m in e.memberships.all()
+            if cluster is None or m.cluster_id == cluster.pk
+        ]
         rows.append({"e": e, "memberships": ms})
     context = {
         "cluster": cluster,
@@ -222,8 +271,9 @@ def region_suggest(request):
     if not text:
         options = []
     elif text.isdigit():
-        options = list(search_regions(level="county").filter(code__startswith=text)
-                       .values_list("code", "full_name")[:12])
+        options = list(
+            search_regions(level="county").filter(code__startswith=text).values_list("code", "full_name")[:12]
+        )
     else:
         options = county_choices(text, limit=12)
     return render(request, "web/_region_options.html", {"options": options})
@@ -240,13 +290,17 @@ def enterprise_detail(request, pk: int):
     p = principal_for(user)
     packs = PackCache()
     enterprise = get_or_404(selectors.enterprises(user), user, pk=pk)
-    return render(request, "web/enterprise.html", {
-        "e": enterprise,
-        "memberships": [_membership_view(m, packs) for m in enterprise.memberships.all()],
-        "show_contact": selectors.may_see_contact(user, enterprise),
-        "is_admin": p.admin_of(enterprise.pk),
-        "my_role": EnterpriseRole(p.roles[enterprise.pk]).label if enterprise.pk in p.roles else "",
-    })
+    return render(
+        request,
+        "web/enterprise.html",
+        {
+            "e": enterprise,
+            "memberships": [_membership_view(m, packs) for m in enterprise.memberships.all()],
+            "show_contact": selectors.may_see_contact(user, enterprise),
+            "is_admin": p.admin_of(enterprise.pk),
+            "my_role": EnterpriseRole(p.roles[enterprise.pk]).label if enterprise.pk in p.roles else "",
+        },
+    )
 
 
 def _register_form(request, data=None, initial=None):
@@ -255,11 +309,16 @@ def _register_form(request, data=None, initial=None):
     clusters = list(selectors.clusters(user))
     source = data if data is not None else (initial or request.GET)
     chosen = next((c for c in clusters if str(c.pk) == str(source.get("cluster") or "")), None)
-    stage_choices = [(s.key, s.name) for s in stages_of(pack_for(chosen.pack_key))] if chosen else []
+    stage_choices = stage_choice_groups([pack_for(chosen.pack_key)]) if chosen else []
     if data is None:
         initial = {**(initial or {}), "cluster": str(chosen.pk) if chosen else ""}
-    form = forms.EnterpriseRegisterForm(data, initial=initial, cluster_choices=_cluster_choices(clusters),
-                                        stage_choices=stage_choices, allow_kind=p.is_platform_admin)
+    form = forms.EnterpriseRegisterForm(
+        data,
+        initial=initial,
+        cluster_choices=_cluster_choices(clusters),
+        stage_choices=stage_choices,
+        allow_kind=p.is_platform_admin,
+    )
     return form, chosen
 
 
@@ -282,15 +341,22 @@ def register(request):
         fields["region"] = region_code(data["region"])
         try:
             enterprise = services.register_enterprise(
-                request.user, uscc=data["uscc"], cluster=data["cluster"] or None,
-                chain_roles=data["chain_roles"], **({"kind": data["kind"]} if "kind" in data else {}), **fields,
+                request.user,
+                uscc=data["uscc"],
+                cluster=data["cluster"] or None,
+                chain_roles=data["chain_roles"],
+                **({"kind": data["kind"]} if "kind" in data else {}),
+                **fields,
             )
         except FORM_REFUSALS as exc:
             error = attach(form, exc)
         else:
             if chosen is not None:
-                messages.success(request, _("%(name)s is registered. The operator of %(cluster)s will verify "
-                                            "its membership.") % {"name": enterprise.name, "cluster": chosen.name})
+                messages.success(
+                    request,
+                    _("%(name)s is registered. The operator of %(cluster)s will verify its membership.")
+                    % {"name": enterprise.name, "cluster": chosen.name},
+                )
             else:
                 messages.success(request, _("%(name)s is registered.") % {"name": enterprise.name})
             return redirect("web:enterprise", pk=enterprise.pk)
@@ -318,11 +384,17 @@ def _pending_row(request, membership_id: int, *, error: str = "", just_decided: 
     m = selectors.memberships(request.user).filter(pk=membership_id).first()
     if m is None:
         raise Http404
-    return render(request, "web/_pending_row.html", {
-        "row": {**_membership_view(m, packs), "e": m.enterprise},
-        "error": error, "just_decided": just_decided, "reject_form": forms.RejectForm(),
-        "show_cluster": _show_cluster(principal_for(request.user)),
-    })
+    return render(
+        request,
+        "web/_pending_row.html",
+        {
+            "row": {**_membership_view(m, packs), "e": m.enterprise},
+            "error": error,
+            "just_decided": just_decided,
+            "reject_form": forms.RejectForm(),
+            "show_cluster": _show_cluster(principal_for(request.user)),
+        },
+    )
 
 
 @login_required
@@ -336,12 +408,16 @@ def operator_console(request):
     operated = [c for c in selectors.clusters(user) if p.operates(c.pk)]
     counts = cluster_counts([c.pk for c in operated])
     rows = [{**_membership_view(m, packs), "e": m.enterprise} for m in selectors.pending_memberships(user)]
-    return render(request, "web/operator.html", {
-        "rows": rows,
-        "operated": [{"cluster": c, "counts": counts[c.pk]} for c in operated],
-        "reject_form": forms.RejectForm(),
-        "show_cluster": _show_cluster(p),
-    })
+    return render(
+        request,
+        "web/operator.html",
+        {
+            "rows": rows,
+            "operated": [{"cluster": c, "counts": counts[c.pk]} for c in operated],
+            "reject_form": forms.RejectForm(),
+            "show_cluster": _show_cluster(p),
+        },
+    )
 
 
 @login_required
@@ -359,8 +435,12 @@ def decide(request, pk: int, decision: str):
             if not form.is_valid():
                 error = _("Say why the application is rejected.")
             else:
-                services.reject_membership(user, membership.enterprise_id, reason=form.cleaned_data["reason"],
-                                           cluster_id=membership.cluster_id)
+                services.reject_membership(
+                    user,
+                    membership.enterprise_id,
+                    reason=form.cleaned_data["reason"],
+                    cluster_id=membership.cluster_id,
+                )
     except FORM_REFUSALS as exc:
         error = message(exc)
     if _is_htmx(request):
@@ -384,9 +464,15 @@ def me(request):
     p = principal_for(user)
     packs = PackCache()
     mine = [
-        {"e": e, "role": p.roles[e.pk], "role_label": EnterpriseRole(p.roles[e.pk]).label,
-         "is_admin": p.admin_of(e.pk),
-         "memberships": [_membership_view(m, packs) for m in e.memberships.all() if m.enterprise_id == e.pk]}
+        {
+            "e": e,
+            "role": p.roles[e.pk],
+            "role_label": EnterpriseRole(p.roles[e.pk]).label,
+            "is_admin": p.admin_of(e.pk),
+            "memberships": [
+                _membership_view(m, packs) for m in e.memberships.all() if m.enterprise_id == e.pk
+            ],
+        }
         for e in selectors.enterprises(user).filter(id__in=p.enterprise_ids)
     ]
     return render(request, "web/me.html", {"mine": mine})
@@ -397,17 +483,30 @@ def _manage_context(request, enterprise, profile_form=None, invite_form=None, **
     employees = list(selectors.employees(user, enterprise.pk))
     invitations = list(selectors.invitations(user, enterprise.pk).order_by("-id")[:50])
     if profile_form is None:
-        profile_form = forms.EnterpriseProfileForm(initial={
-            "name": enterprise.name, "region": enterprise.region_id, "description": enterprise.description,
-            "contact_name": enterprise.contact_name, "contact_phone": enterprise.contact_phone,
-            "contact_email": enterprise.contact_email, "address": enterprise.address, "website": enterprise.website,
-        })
+        profile_form = forms.EnterpriseProfileForm(
+            initial={
+                "name": enterprise.name,
+                "region": enterprise.region_id,
+                "description": enterprise.description,
+                "contact_name": enterprise.contact_name,
+                "contact_phone": enterprise.contact_phone,
+                "contact_email": enterprise.contact_email,
+                "address": enterprise.address,
+                "website": enterprise.website,
+            }
+        )
     return {
         "e": enterprise,
         "profile_form": profile_form,
         "invite_form": invite_form or forms.InviteForm(),
-        "employees": [{"emp": emp, "form": forms.RoleForm(initial={"role": emp.role}, prefix=f"e{emp.pk}"),
-                       "is_me": emp.user_id == user.pk} for emp in employees],
+        "employees": [
+            {
+                "emp": emp,
+                "form": forms.RoleForm(initial={"role": emp.role}, prefix=f"e{emp.pk}"),
+                "is_me": emp.user_id == user.pk,
+            }
+            for emp in employees
+        ],
         "invitations": invitations,
         "new_invitation": request.GET.get("new", ""),
         **extra,
@@ -437,8 +536,12 @@ def manage(request, pk: int):
         else:
             messages.success(request, _("Profile saved."))
             return redirect("web:manage", pk=enterprise.pk)
-    return render(request, "web/manage.html", _manage_context(request, enterprise, profile_form=form, error=error),
-                  status=400)
+    return render(
+        request,
+        "web/manage.html",
+        _manage_context(request, enterprise, profile_form=form, error=error),
+        status=400,
+    )
 
 
 @login_required
@@ -454,8 +557,12 @@ def invite(request, pk: int):
             attach(form, exc)
         else:
             messages.success(request, _("Invitation created. Send the link below to the person you invite."))
-            return redirect(reverse("web:manage", kwargs={"pk": enterprise.pk}) + f"?new={invitation.pk}#invitations")
-    return render(request, "web/manage.html", _manage_context(request, enterprise, invite_form=form), status=400)
+            return redirect(
+                reverse("web:manage", kwargs={"pk": enterprise.pk}) + f"?new={invitation.pk}#invitations"
+            )
+    return render(
+        request, "web/manage.html", _manage_context(request, enterprise, invite_form=form), status=400
+    )
 
 
 @login_required
@@ -529,5 +636,9 @@ def invitation(request, token: str):
             messages.success(request, _("You have joined %(name)s.") % {"name": inv.enterprise.name})
             return redirect("web:me")
     already = principal_for(request.user).roles.get(inv.enterprise_id)
-    return render(request, "web/invitation.html", {"inv": inv, "error": error, "already": already},
-                  status=400 if error else 200)
+    return render(
+        request,
+        "web/invitation.html",
+        {"inv": inv, "error": error, "already": already},
+        status=400 if error else 200,
+    )
