@@ -149,11 +149,13 @@ def extract(languages: list[str]) -> dict[str, set[tuple[str, str]]] | None:
     sys.path.insert(0, str(ROOT / "src"))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chanlian.settings")
     os.environ.setdefault("CHANLIAN_DEBUG", "1")
-    import django
-    from django.core.management import call_command
-
-    django.setup()
     with tempfile.TemporaryDirectory(prefix="chanlian-messages-") as tmp:
+        # the settings create their data folder: keep it out of the work tree
+        os.environ.setdefault("CHANLIAN_DATA_DIR", str(Path(tmp) / "data"))
+        import django
+        from django.core.management import call_command
+
+        django.setup()
         copy = Path(tmp) / "chanlian"
         shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__", "*.mo", "*.pyc"))
         cwd = os.getcwd()

@@ -221,7 +221,8 @@ def test_decisions_need_post_and_csrf(world):
     client = Client(enforce_csrf_checks=True)
     client.force_login(world.users["operator"])
     assert client.get(f"/operator/memberships/{membership.pk}/verify/").status_code == 405
-    assert client.post(f"/operator/memberships/{membership.pk}/verify/").status_code == 403
+    refused = client.post(f"/operator/memberships/{membership.pk}/verify/")
+    assert refused.status_code == 403 and "表单已过期" in refused.content.decode()
     membership.refresh_from_db()
     assert membership.status == MembershipStatus.PENDING
 

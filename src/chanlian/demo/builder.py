@@ -104,7 +104,8 @@ def build(stdout=None) -> dict:
     tea = services.create_cluster(admin, name=TEA_CLUSTER, region="350524", pack_key="tea",
                                   operator=tea_operator.pk,
                                   description="安溪县铁观音全产业链：茶园种植、初制、精制拼配、品牌营销与全国流通。")
-    stages = list(tea.pack.stage_keys())
+    chain = list(tea.pack.stage_keys("chain"))  # planting, primary processing, refining, blending, wholesale, retail
+    inputs, services_ = list(tea.pack.stage_keys("input")), list(tea.pack.stage_keys("service"))
     gov_user = _user("gov")
     gov = register(gov_user, "安溪县工业和信息化局", "350524", kind="government", authority="1", etype="1",
                    description="县级产业主管部门（只读数据驾驶舱）。")
@@ -113,10 +114,10 @@ def build(stdout=None) -> dict:
     bank = register(lender_user, "闽南产业银行股份有限公司安溪支行", "350524", kind="lender", cluster=tea,
                     description="为集群内中小企业提供基于真实交易的供应链金融服务。")
     supplier_user = _user("supplier")
-    supplier = register(supplier_user, "安溪县祥华乡华韵茶厂", "350524", cluster=tea, stages=stages[1:3],
+    supplier = register(supplier_user, "安溪县祥华乡华韵茶厂", "350524", cluster=tea, stages=chain[1:3],
                         description="祥华乡高山茶园，清香型铁观音初制与精制。")
     buyer_user = _user("buyer")
-    buyer = register(buyer_user, "上海茗源茶叶贸易有限公司", "310115", cluster=tea, stages=stages[-1:],
+    buyer = register(buyer_user, "上海茗源茶叶贸易有限公司", "310115", cluster=tea, stages=chain[-2:],
                      description="华东地区茶叶批发与连锁门店。")
     decided = [bank, supplier, buyer]
     pending, rejected = [], []
@@ -124,19 +125,25 @@ def build(stdout=None) -> dict:
     for i in range(196):
         owner = _user(f"tea{i + 1:03d}", login=False)
         roll = rng.random()
-        if roll < 0.35:
+        if roll < 0.33:
             name = _name(rng, used, "安溪县{t}{s}{w}茶叶专业合作社")
-            region, roles = "350524", stages[:1] + ([stages[1]] if rng.random() < 0.5 else [])
-        elif roll < 0.65:
+            region, roles = "350524", chain[:1] + ([chain[1]] if rng.random() < 0.5 else [])
+        elif roll < 0.58:
             name = _name(rng, used, "安溪县{t}{w}茶厂")
-            region, roles = "350524", stages[1 : 2 + rng.randrange(2)]
-        elif roll < 0.75:
+            region, roles = "350524", chain[1 : 2 + rng.randrange(2)]
+        elif roll < 0.68:
             name = _name(rng, used, "泉州{w}茶业有限公司")
-            region, roles = rng.choice(NEARBY), stages[2:4]
-        else:
+            region, roles = rng.choice(NEARBY), chain[3:5]
+        elif roll < 0.90:
             code, city = rng.choice(BUYER_COUNTIES)
             name = _name(rng, used, city + "{w}茶业有限公司")
-            region, roles = code, stages[-2:] if rng.random() < 0.5 else stages[-1:]
+            region, roles = code, chain[-2:] if rng.random() < 0.5 else chain[-1:]
+        else:
+            stage = rng.choice(inputs + services_)
+            kind_name = {"farm_inputs": "农资", "machinery": "茶叶机械", "packaging_materials": "包装材料",
+                         "inspection": "检测技术", "logistics": "物流"}.get(stage, "服务")
+            name = _name(rng, used, "安溪县{w}" + kind_name + "有限公司")
+            region, roles = "350524", [stage]
         e = register(owner, name, region, cluster=tea, stages=roles)
         fate = rng.random()
         (pending if fate < 0.06 else rejected if fate < 0.08 else decided).append(e)
@@ -153,7 +160,7 @@ def build(stdout=None) -> dict:
     steel_op = register(steel_op_user, "兴化市戴南不锈钢产业发展有限公司", "321281")
     steel = services.create_cluster(admin, name="戴南不锈钢制品产业集群", region="321281", pack_key="stainless",
                                     operator=steel_op.pk, description="戴南镇不锈钢冶炼、轧制、制管与制品加工集群。")
-    sstages = list(steel.pack.stage_keys())
+    sstages = list(steel.pack.stage_keys("chain"))
     for i in range(40):
         owner = _user(f"steel{i + 1:03d}", login=False)
         e = register(owner, _name(rng, used, "兴化市{w}不锈钢制品有限公司"), "321281", cluster=steel,
@@ -166,7 +173,7 @@ def build(stdout=None) -> dict:
     veg_op = register(veg_op_user, "寿光市蔬菜产业发展集团有限公司", "370783")
     veg = services.create_cluster(admin, name="寿光蔬菜产业集群", region="370783", pack_key="vegetables",
                                   operator=veg_op.pk, description="设施蔬菜种植、育苗、分级包装与冷链批发。")
-    vstages = list(veg.pack.stage_keys())
+    vstages = list(veg.pack.stage_keys("chain"))
     for i in range(30):
         owner = _user(f"veg{i + 1:03d}", login=False)
         e = register(owner, _name(rng, used, "寿光市{w}果蔬专业合作社"), "370783", cluster=veg,
