@@ -50,18 +50,31 @@ def chanlian(*args, env=None) -> None:
 
 def ensure_browser() -> None:
     """Debian's chromium and a CJK font, for the Playwright tests (never a downloaded browser)."""
-    have_font = shutil.which("fc-list") and "WenQuanYi" in subprocess.run(
-        ["fc-list"], capture_output=True, text=True).stdout
+    have_font = (
+        shutil.which("fc-list")
+        and "WenQuanYi" in subprocess.run(["fc-list"], capture_output=True, text=True).stdout
+    )
     if Path(CHROMIUM).exists() and have_font:
         return
     if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         run("apt-get", "update", "-qq", env=env)
-        run("apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "fonts-wqy-microhei",
-            "fontconfig", env=env)
+        run(
+            "apt-get",
+            "install",
+            "-y",
+            "-qq",
+            "--no-install-recommends",
+            "chromium",
+            "fonts-wqy-microhei",
+            "fontconfig",
+            env=env,
+        )
     else:
-        print(f"note: {CHROMIUM} or fonts-wqy-microhei missing and apt-get unavailable as root; "
-              "browser tests will be skipped (install Debian's chromium and fonts-wqy-microhei).")
+        print(
+            f"note: {CHROMIUM} or fonts-wqy-microhei missing and apt-get unavailable as root; "
+            "browser tests will be skipped (install Debian's chromium and fonts-wqy-microhei)."
+        )
 
 
 def cmd_up(args) -> None:

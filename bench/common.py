@@ -18,14 +18,18 @@ PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 def setup_database(name: str, *, backend: str | None = None) -> str:
     """Point Django at a fresh database for this benchmark and migrate it. Returns the vendor."""
-    backend = backend or ("postgresql" if os.environ.get("BENCH_BACKEND", "postgresql") == "postgresql" else "sqlite")
+    backend = backend or (
+        "postgresql" if os.environ.get("BENCH_BACKEND", "postgresql") == "postgresql" else "sqlite"
+    )
     if backend == "postgresql":
         import psycopg
 
         with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-            conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' "
-                         "LC_CTYPE 'C.UTF-8'")
+            conn.execute(
+                f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C.UTF-8' "
+                "LC_CTYPE 'C.UTF-8'"
+            )
         os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
     else:
         path = Path(tempfile.mkdtemp(prefix="chanlian-bench-")) / f"{name}.sqlite3"
@@ -59,7 +63,9 @@ def timed(fn, n: int, warmup: int = 5) -> list[float]:
     return out
 
 
-def report(name: str, samples: list[float], floor: list[float] | None = None, target_ms: float | None = None) -> dict:
+def report(
+    name: str, samples: list[float], floor: list[float] | None = None, target_ms: float | None = None
+) -> dict:
     p50, p95 = statistics.median(samples), percentile(samples, 95)
     line = f"{name:<58} p50 {p50:7.2f} ms  p95 {p95:7.2f} ms"
     row = {"name": name, "p50": p50, "p95": p95}
@@ -97,12 +103,23 @@ class WSGIClient:
 
         parts = urlsplit(quote(path, safe="/?=&%"))
         environ = {
-            "REQUEST_METHOD": "GET", "PATH_INFO": parts.path, "QUERY_STRING": parts.query,
-            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "HTTP_HOST": "127.0.0.1",
-            "HTTP_COOKIE": self.cookie, "HTTP_ACCEPT_LANGUAGE": self.language, "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(b""), "wsgi.errors": sys.stderr, "wsgi.version": (1, 0),
-            "wsgi.multithread": True, "wsgi.multiprocess": True, "wsgi.run_once": False,
-            "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+            "REQUEST_METHOD": "GET",
+            "PATH_INFO": parts.path,
+            "QUERY_STRING": parts.query,
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "8000",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_COOKIE": self.cookie,
+            "HTTP_ACCEPT_LANGUAGE": self.language,
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b""),
+            "wsgi.errors": sys.stderr,
+            "wsgi.version": (1, 0),
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "REMOTE_ADDR": "127.0.0.1",
         }
         status = []
         body = b"".join(self.app(environ, lambda s, h, exc_info=None: status.append(s)))

@@ -40,20 +40,45 @@ def generate(rng: random.Random):
     t = time.perf_counter()
     with transaction.atomic():
         operators = Enterprise.objects.bulk_create(
-            [Enterprise(name=f"运营方{i}", uscc=make(counties[i % len(counties)], f"{i:08d}"),
-                        region_id=counties[i % len(counties)]) for i in range(N_CLUSTERS)], batch_size=2000)
+            [
+                Enterprise(
+                    name=f"运营方{i}",
+                    uscc=make(counties[i % len(counties)], f"{i:08d}"),
+                    region_id=counties[i % len(counties)],
+                )
+                for i in range(N_CLUSTERS)
+            ],
+            batch_size=2000,
+        )
         clusters = Cluster.objects.bulk_create(
-            [Cluster(name=f"集群{i}", region_id=op.region_id, pack_key=packs[i % len(packs)].key, operator=op)
-             for i, op in enumerate(operators)], batch_size=2000)
+            [
+                Cluster(
+                    name=f"集群{i}", region_id=op.region_id, pack_key=packs[i % len(packs)].key, operator=op
+                )
+                for i, op in enumerate(operators)
+            ],
+            batch_size=2000,
+        )
         members = Enterprise.objects.bulk_create(
-            [Enterprise(name=f"{rng.choice('华鑫源丰茗兴隆泰')}{rng.choice('达盛和信')}企业{i}",
-                        uscc=make(counties[(i * 7) % len(counties)], f"{N_CLUSTERS + i:08d}"),
-                        region_id=counties[(i * 7) % len(counties)]) for i in range(N_ENTERPRISES - N_CLUSTERS)],
-            batch_size=5000)
+            [
+                Enterprise(
+                    name=f"{rng.choice('华鑫源丰茗兴隆泰')}{rng.choice('达盛和信')}企业{i}",
+                    uscc=make(counties[(i * 7) % len(counties)], f"{N_CLUSTERS + i:08d}"),
+                    region_id=counties[(i * 7) % len(counties)],
+                )
+                for i in range(N_ENTERPRISES - N_CLUSTERS)
+            ],
+            batch_size=5000,
+        )
         memberships = [Membership(cluster=c, enterprise=c.operator, status="verified") for c in clusters]
         for i, e in enumerate(members):
-            memberships.append(Membership(cluster=clusters[i % N_CLUSTERS],
-                                          enterprise=e, status="verified" if rng.random() < 0.9 else "pending"))
+            memberships.append(
+                Membership(
+                    cluster=clusters[i % N_CLUSTERS],
+                    enterprise=e,
+                    status="verified" if rng.random() < 0.9 else "pending",
+                )
+            )
         memberships = Membership.objects.bulk_create(memberships, batch_size=5000)
         stages_of = {p.key: p.stage_keys() for p in packs}
         roles = []
@@ -68,46 +93,55 @@ def generate(rng: random.Random):
         member = User.objects.create_user("bench_member", password="bench-password-1")
         target = clusters[N_CLUSTERS // 2]
         Employment.objects.create(user=operator, enterprise=target.operator, role="admin")
-        some_member = Membership.objects.filter(cluster=target, status="verified").exclude(
-            enterprise=target.operator).first()
+        some_member = (
+            Membership.objects.filter(cluster=target, status="verified")
+            .exclude(enterprise=target.operator)
+            .first()
+        )
         Employment.objects.create(user=member, enterprise_id=some_member.enterprise_id, role="admin")
     from django.db import connection
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("ANALYZE")
-    print(f"generated {Enterprise.objects.count():,} enterprises, {len(clusters)} clusters, "
-          f"{len(roles):,} chain roles in {time.perf_counter() - t:.1f} s", flush=True)
+    print(
+        f"generated {Enterprise.objects.count():,} enterprises, {len(clusters)} clusters, "
+        f"{len(roles):,} chain roles in {time.perf_counter() - t:.1f} s",
+        flush=True,
+    )
     return {"admin": admin, "operator": operator, "member": member, "cluster": target}
 
 
-def floor_sql(cluster_id: int, user_enterprise: int, page_size: int = 50):
+def floor_sql(cluster_id: int, user_id: int, page_size: int = 50):
     """The same page by hand: visible enterprises of one cluster, their region, memberships and roles."""
     from django.db import connection
 
     def run(_i):
         with connection.cursor() as cur:
             cur.execute(
-                "SELECT COUNT(*) FROM registry_enterprise e WHERE EXISTS (SELECT 1 FROM registry_membership m "
-                "WHERE m.enterprise_id = e.id AND m.cluster_id = %s AND m.status = 'verified')", [cluster_id])
+                "SELECT COUNT(*) FROM registry_enterprise e WHERE EXISTS (SELECT 1 "
+                "FROM registry_membership m "
+                "WHERE m.enterprise_id = e.id AND m.cluster_id = %s AND m.status = 'verified')",
+                [cluster_id],
+            )
             cur.fetchone()
             cur.execute(
                 "SELECT e.id, e.name, e.uscc, e.kind, r.code, r.name FROM registry_enterprise e "
-                "JOIN regions_region r ON r.code = e.region_id WHERE EXISTS (SELECT 1 FROM registry_membership m "
-                "WHERE m.enterprise_id = e.id AND m.cluster_id = %s AND m.status = 'verified') "
-                "ORDER BY e.id LIMIT %s", [cluster_id, page_size])
+                "JOIN regions_region r ON r.code = e.region_id WHERE EXISTS (SELECT 1 "
+                "FROM registry_membership m WHERE m.enterprise_id = e.id AND m.cluster_id = %s "
+                "AND m.status = 'verified') ORDER BY e.id LIMIT %s",
+                [cluster_id, page_size],
+            )
             ids = [row[0] for row in cur.fetchall()]
+            placeholders = ",".join(["%s"] * len(ids))
             cur.execute(
                 "SELECT m.id, m.enterprise_id, m.status, c.name, cr.stage FROM registry_membership m "
                 "JOIN registry_cluster c ON c.id = m.cluster_id LEFT JOIN registry_chainrole cr "
-                "ON cr.membership_id = m.id WHERE m.enterprise_id = ANY(%s) AND m.cluster_id = %s",
-                [ids, cluster_id]) if connection.vendor == "postgresql" else cur.execute(
-                "SELECT m.id, m.enterprise_id, m.status, c.name, cr.stage FROM registry_membership m "
-                "JOIN registry_cluster c ON c.id = m.cluster_id LEFT JOIN registry_chainrole cr "
-                "ON cr.membership_id = m.id WHERE m.enterprise_id IN (%s) AND m.cluster_id = %%s"
-                % ",".join("%s" for _ in ids), [*ids, cluster_id])
+                f"ON cr.membership_id = m.id WHERE m.enterprise_id IN ({placeholders}) AND m.cluster_id = %s",
+                [*ids, cluster_id],
+            )
             cur.fetchall()
-            cur.execute("SELECT enterprise_id, role FROM registry_employment WHERE user_id = %s", [user_enterprise])
+            cur.execute("SELECT enterprise_id, role FROM registry_employment WHERE user_id = %s", [user_id])
             cur.fetchall()
 
     return run
@@ -116,22 +150,31 @@ def floor_sql(cluster_id: int, user_enterprise: int, page_size: int = 50):
 def idle_rss_mb() -> tuple[float, int]:
     env = {**os.environ, "CHANLIAN_ACCESS_LOG": "/dev/null"}
     port = "8765"
-    proc = subprocess.Popen([sys.executable, "-m", "chanlian", "serve", "--bind", f"127.0.0.1:{port}"],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chanlian", "serve", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         import urllib.request
 
         for _ in range(150):
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)  # noqa: S310
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
                 break
             except OSError:
                 time.sleep(0.2)
         else:
             raise SystemExit("chanlian serve did not answer /healthz")
         time.sleep(2.0)
-        pids = [proc.pid] + [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
-                                                              text=True).stdout.split()]
+        pids = [proc.pid] + [
+            int(p)
+            for p in subprocess.run(
+                ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+            ).stdout.split()
+        ]
         total = 0
         for pid in pids:
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -147,8 +190,6 @@ def main():
     backend = setup_database("chanlian_bench_directory")
     from django.db import connection
 
-    from chanlian.registry.models import Employment
-
     print(f"backend: {backend}; {N_ENTERPRISES:,} enterprises, {N_CLUSTERS} clusters", flush=True)
     who = generate(random.Random(7))
     cluster = who["cluster"]
@@ -162,12 +203,15 @@ def main():
         ):
             client.get(url)
             executed: list[str] = []
-            with connection.execute_wrapper(lambda execute, sql, params, many, context: (
-                    executed.append(sql), execute(sql, params, many, context))[1]):
+
+            def count_queries(execute, sql, params, many, context, executed=executed):
+                executed.append(sql)
+                return execute(sql, params, many, context)
+
+            with connection.execute_wrapper(count_queries):
                 client.get(url)
             samples = timed(lambda _i, url=url, client=client: client.get(url), REQUESTS)
-            member_enterprise = Employment.objects.filter(user=who[persona]).values_list("user_id", flat=True).first()
-            floor = timed(floor_sql(cluster.pk, member_enterprise or 0), REQUESTS)
+            floor = timed(floor_sql(cluster.pk, who[persona].pk), REQUESTS)
             row = report(f"{persona:<8} {label:<10} ({len(executed)} queries)", samples, floor, 50)
             results.append(row)
     client = WSGIClient(who["admin"])
@@ -175,8 +219,10 @@ def main():
     samples = timed(lambda _i: client.get(f"/api/v1/enterprises/?page={page}"), REQUESTS // 2)
     results.append(report(f"admin    api all enterprises, page {page}", samples, None, 50))
     rss, procs = idle_rss_mb()
-    print(f"idle `chanlian serve` resident memory: {rss:.0f} MiB across {procs} processes "
-          f"(master + workers)", flush=True)
+    print(
+        f"idle `chanlian serve` resident memory: {rss:.0f} MiB across {procs} processes (master + workers)",
+        flush=True,
+    )
     return 0 if all(r.get("ok", True) for r in results) else 1
 
 

@@ -37,9 +37,16 @@ def _user(world: World, name: str, **extra):
 
 def _enterprise(world, key, user, name, region, body, cluster=None, roles=(), kind="company", by=None):
     enterprise = services.register_enterprise(
-        by or user, uscc=make_uscc(region, body), name=name, region=region, kind=kind,
-        cluster=cluster.pk if cluster else None, chain_roles=list(roles), contact_phone="0595-23456789",
-        contact_name="联系人", admin_user=user,
+        by or user,
+        uscc=make_uscc(region, body),
+        name=name,
+        region=region,
+        kind=kind,
+        cluster=cluster.pk if cluster else None,
+        chain_roles=list(roles),
+        contact_phone="0595-23456789",
+        contact_name="联系人",
+        admin_user=user,
     )
     world.enterprises[key] = enterprise
     return enterprise
@@ -50,26 +57,46 @@ def build_world() -> World:
     admin = _user(w, "admin", is_superuser=True, is_staff=True)
     operator = _user(w, "operator")
     tea_op = _enterprise(w, "tea_operator", operator, "安溪茶业集团有限公司", "350524", "10000001")
-    w.clusters["tea"] = services.create_cluster(admin, name="安溪铁观音产业集群", region="350524",
-                                                pack_key="tea", operator=tea_op.pk)
+    w.clusters["tea"] = services.create_cluster(
+        admin, name="安溪铁观音产业集群", region="350524", pack_key="tea", operator=tea_op.pk
+    )
     steel_operator = _user(w, "steel_operator")
-    steel_op = _enterprise(w, "steel_operator", steel_operator, "兴化市戴南不锈钢产业发展有限公司", "321281",
-                           "10000002")
-    w.clusters["steel"] = services.create_cluster(admin, name="戴南不锈钢制品产业集群", region="321281",
-                                                  pack_key="stainless", operator=steel_op.pk)
+    steel_op = _enterprise(
+        w, "steel_operator", steel_operator, "兴化市戴南不锈钢产业发展有限公司", "321281", "10000002"
+    )
+    w.clusters["steel"] = services.create_cluster(
+        admin, name="戴南不锈钢制品产业集群", region="321281", pack_key="stainless", operator=steel_op.pk
+    )
     tea, steel = w.clusters["tea"], w.clusters["steel"]
     tea_stages = tea.pack.stage_keys()
     steel_stages = steel.pack.stage_keys()
 
-    _enterprise(w, "supplier", _user(w, "supplier"), "安溪县祥华茶厂", "350524", "10000003", tea, tea_stages[:2])
-    _enterprise(w, "buyer", _user(w, "buyer"), "上海茶商贸易有限公司", "310115", "10000004", tea, tea_stages[-1:])
-    _enterprise(w, "pending", _user(w, "pending"), "安溪县新茶农专业合作社", "350524", "10000005", tea,
-                tea_stages[:1])
-    _enterprise(w, "outsider", _user(w, "outsider"), "兴化市不锈钢管厂", "321281", "10000006", steel,
-                steel_stages[:1])
-    _enterprise(w, "gov", _user(w, "gov"), "安溪县工业和信息化局", "350524", "10000007", kind="government", by=admin)
-    _enterprise(w, "lender", _user(w, "lender"), "泉州银行股份有限公司安溪支行", "350524", "10000008", tea,
-                kind="lender", by=admin)
+    _enterprise(
+        w, "supplier", _user(w, "supplier"), "安溪县祥华茶厂", "350524", "10000003", tea, tea_stages[:2]
+    )
+    _enterprise(
+        w, "buyer", _user(w, "buyer"), "上海茶商贸易有限公司", "310115", "10000004", tea, tea_stages[-1:]
+    )
+    _enterprise(
+        w, "pending", _user(w, "pending"), "安溪县新茶农专业合作社", "350524", "10000005", tea, tea_stages[:1]
+    )
+    _enterprise(
+        w, "outsider", _user(w, "outsider"), "兴化市不锈钢管厂", "321281", "10000006", steel, steel_stages[:1]
+    )
+    _enterprise(
+        w, "gov", _user(w, "gov"), "安溪县工业和信息化局", "350524", "10000007", kind="government", by=admin
+    )
+    _enterprise(
+        w,
+        "lender",
+        _user(w, "lender"),
+        "泉州银行股份有限公司安溪支行",
+        "350524",
+        "10000008",
+        tea,
+        kind="lender",
+        by=admin,
+    )
     _user(w, "nobody")
     services.update_cluster(admin, tea, government_bodies=[w.enterprises["gov"].pk])
 

@@ -47,10 +47,15 @@ def race(n, fn):
 
 
 def test_same_uscc_registered_by_twenty_users_at_once():
-    users = [get_user_model().objects.create_user(username=f"racer{i}", password="long-enough-pw") for i in range(20)]
+    users = [
+        get_user_model().objects.create_user(username=f"racer{i}", password="long-enough-pw")
+        for i in range(20)
+    ]
     build_world()
     code = make_uscc("350524", "50000001")
-    results = race(20, lambda i: services.register_enterprise(users[i], uscc=code, name=f"抢注{i}", region="350524"))
+    results = race(
+        20, lambda i: services.register_enterprise(users[i], uscc=code, name=f"抢注{i}", region="350524")
+    )
     assert [r[0] for r in results].count("ok") == 1, results
     assert {r[1] for r in results if r[0] != "ok"} == {"duplicate_uscc"}
     assert Enterprise.objects.filter(uscc=code).count() == 1

@@ -28,8 +28,14 @@ def _env(tmp_path, **extra):
 def test_production_refuses_the_default_secret_key(tmp_path):
     env = _env(tmp_path)
     env.pop("CHANLIAN_DEMO")
-    r = subprocess.run([sys.executable, "-m", "chanlian", "serve"], env=env, capture_output=True, text=True,
-                       cwd=tmp_path, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "chanlian", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert r.returncode != 0
     assert "CHANLIAN_SECRET_KEY" in r.stderr
 
@@ -37,8 +43,17 @@ def test_production_refuses_the_default_secret_key(tmp_path):
 @pytest.mark.slow
 def test_migrate_demo_serve_and_audit_verify(tmp_path):
     env = _env(tmp_path)
-    run = lambda *a: subprocess.run([sys.executable, "-m", "chanlian", *a], env=env, capture_output=True,  # noqa: E731
-                                    text=True, cwd=tmp_path, timeout=300)
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "chanlian", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=300,
+        )
+
     assert run("migrate", "--noinput").returncode == 0
     first = run("demo")
     assert first.returncode == 0, first.stderr
@@ -49,8 +64,14 @@ def test_migrate_demo_serve_and_audit_verify(tmp_path):
     assert verified.returncode == 0 and "intact" in verified.stdout, verified.stderr
 
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "chanlian", "serve", "--bind", f"127.0.0.1:{port}"], env=env,
-                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "chanlian", "serve", "--bind", f"127.0.0.1:{port}"],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         for _ in range(100):
             try:

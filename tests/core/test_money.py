@@ -24,9 +24,18 @@ def test_rounding_is_half_up_to_the_fen_at_the_edge():
     assert str(Money(Decimal("1234567.891"))) == "1,234,567.89 CNY"
 
 
-@pytest.mark.parametrize(("raw", "code"), [("1.234", "too_many_decimals"), ("-1", "negative_amount"),
-                                           ("0", "zero_amount"), ("abc", "invalid_amount"), ("NaN", "invalid_amount"),
-                                           ("Infinity", "invalid_amount"), (1.5, "invalid_amount")])
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("1.234", "too_many_decimals"),
+        ("-1", "negative_amount"),
+        ("0", "zero_amount"),
+        ("abc", "invalid_amount"),
+        ("NaN", "invalid_amount"),
+        ("Infinity", "invalid_amount"),
+        (1.5, "invalid_amount"),
+    ],
+)
 def test_parse_amount_refuses_bad_input(raw, code):
     with pytest.raises(InvalidInput) as exc:
         parse_amount(raw)

@@ -35,7 +35,11 @@ def test_demo_is_deterministic_valid_and_audited():
                 regions = set(Enterprise.objects.values_list("region_id", flat=True))
                 assert len(regions) >= 5  # buyers come from several counties
                 assert all(is_valid(code) for code in Enterprise.objects.values_list("uscc", flat=True))
-                assert set(Cluster.objects.values_list("pack_key", flat=True)) == {"tea", "stainless", "vegetables"}
+                assert set(Cluster.objects.values_list("pack_key", flat=True)) == {
+                    "tea",
+                    "stainless",
+                    "vegetables",
+                }
                 raise _Rollback
         except _Rollback:
             pass
@@ -48,4 +52,6 @@ def test_demo_logins_work_with_the_demo_password():
 
     for username, _who in builder.LOGINS:
         assert authenticate(username=username, password=builder.PASSWORD) is not None, username
-    assert authenticate(username="tea001", password=builder.PASSWORD) is None  # generated members have no login
+    assert (
+        authenticate(username="tea001", password=builder.PASSWORD) is None
+    )  # generated members have no login

@@ -16,7 +16,9 @@ def ids(response):
 
 def test_token_login_and_me(world, api):
     client = api(None)
-    r = client.post("/api/v1/auth/token/", {"username": "supplier", "password": "persona-pass-2026"}, format="json")
+    r = client.post(
+        "/api/v1/auth/token/", {"username": "supplier", "password": "persona-pass-2026"}, format="json"
+    )
     assert r.status_code == 200
     client.credentials(HTTP_AUTHORIZATION="Token " + r.json()["token"])
     me = client.get("/api/v1/me/").json()
@@ -41,9 +43,17 @@ def test_register_enterprise_makes_a_pending_member_and_admin(world, api):
     tea = world.clusters["tea"]
     stage = tea.pack.stage_keys()[0]
     before = AuditEntry.objects.count()
-    r = api("nobody").post("/api/v1/enterprises/", {
-        "name": "安溪县感德镇茶农合作社", "uscc": " " + make_uscc("350524", "20000001").lower(), "region": "350524",
-        "cluster": tea.pk, "chain_roles": [stage]}, format="json")
+    r = api("nobody").post(
+        "/api/v1/enterprises/",
+        {
+            "name": "安溪县感德镇茶农合作社",
+            "uscc": " " + make_uscc("350524", "20000001").lower(),
+            "region": "350524",
+            "cluster": tea.pk,
+            "chain_roles": [stage],
+        },
+        format="json",
+    )
     assert r.status_code == 201, r.content
     body = r.json()
     assert body["uscc"] == make_uscc("350524", "20000001")
@@ -54,19 +64,27 @@ def test_register_enterprise_makes_a_pending_member_and_admin(world, api):
     assert me["enterprises"][0]["role"] == "admin"
 
 
-@pytest.mark.parametrize(("patch", "code"), [
-    ({"uscc": "9144030071526726XH"}, "invalid_uscc"),
-    ({"uscc": "91110000710926094P", "region": "110000"}, None),  # valid; used as a control below
-    ({"region": "999999"}, "unknown_region"),
-    ({"region": "35052"}, "unknown_region"),
-    ({"chain_roles": ["no-such-stage"]}, "unknown_stage"),
-    ({"cluster": 987654}, "unknown_cluster"),
-    ({"contact_email": "not-an-email"}, "invalid_email"),
-    ({"name": "   "}, "required"),
-])
+@pytest.mark.parametrize(
+    ("patch", "code"),
+    [
+        ({"uscc": "9144030071526726XH"}, "invalid_uscc"),
+        ({"uscc": "91110000710926094P", "region": "110000"}, None),  # valid; used as a control below
+        ({"region": "999999"}, "unknown_region"),
+        ({"region": "35052"}, "unknown_region"),
+        ({"chain_roles": ["no-such-stage"]}, "unknown_stage"),
+        ({"cluster": 987654}, "unknown_cluster"),
+        ({"contact_email": "not-an-email"}, "invalid_email"),
+        ({"name": "   "}, "required"),
+    ],
+)
 def test_register_bad_input_changes_nothing(world, api, patch, code):
-    data = {"name": "测试企业", "uscc": make_uscc("350524", "20000002"), "region": "350524",
-            "cluster": world.clusters["tea"].pk, **patch}
+    data = {
+        "name": "测试企业",
+        "uscc": make_uscc("350524", "20000002"),
+        "region": "350524",
+        "cluster": world.clusters["tea"].pk,
+        **patch,
+    }
     enterprises, entries = Enterprise.objects.count(), AuditEntry.objects.count()
     r = api("nobody").post("/api/v1/enterprises/", data, format="json")
     if code is None:
@@ -81,15 +99,19 @@ def test_register_bad_input_changes_nothing(world, api, patch, code):
 
 def test_duplicate_uscc_is_refused(world, api):
     existing = world.enterprises["supplier"].uscc
-    r = api("nobody").post("/api/v1/enterprises/", {"name": "重复", "uscc": existing.lower(), "region": "350524"},
-                           format="json")
+    r = api("nobody").post(
+        "/api/v1/enterprises/", {"name": "重复", "uscc": existing.lower(), "region": "350524"}, format="json"
+    )
     assert r.status_code == 409
     assert r.json()["code"] == "duplicate_uscc"
 
 
 def test_only_platform_admin_registers_banks(world, api):
-    r = api("nobody").post("/api/v1/enterprises/", {"name": "某银行", "uscc": make_uscc("350524", "20000003"),
-                                                    "region": "350524", "kind": "lender"}, format="json")
+    r = api("nobody").post(
+        "/api/v1/enterprises/",
+        {"name": "某银行", "uscc": make_uscc("350524", "20000003"), "region": "350524", "kind": "lender"},
+        format="json",
+    )
     assert r.status_code == 403
     assert r.json()["code"] == "kind_requires_admin"
 
@@ -108,7 +130,9 @@ def test_directory_visibility(world, api):
     assert ids(api("pending").get("/api/v1/enterprises/")) == {e["pending"].pk}
     # a user with no enterprise sees nobody; the platform admin sees all
     assert ids(api("nobody").get("/api/v1/enterprises/")) == set()
-    assert ids(api("admin").get("/api/v1/enterprises/?page_size=200")) == set(Enterprise.objects.values_list("id", flat=True))
+    assert ids(api("admin").get("/api/v1/enterprises/?page_size=200")) == set(
+        Enterprise.objects.values_list("id", flat=True)
+    )
     # the government body of the tea cluster sees its verified members
     assert e["supplier"].pk in ids(api("gov").get("/api/v1/enterprises/"))
 
@@ -117,14 +141,22 @@ def test_directory_filters(world, api):
     tea = world.clusters["tea"]
     stage = tea.pack.stage_keys()[-1]
     client = api("operator")
-    assert ids(client.get(f"/api/v1/enterprises/?cluster={tea.pk}&stage={stage}")) == {world.enterprises["buyer"].pk}
-    assert ids(client.get(f"/api/v1/enterprises/?cluster={tea.pk}&status=pending")) == {world.enterprises["pending"].pk}
+    assert ids(client.get(f"/api/v1/enterprises/?cluster={tea.pk}&stage={stage}")) == {
+        world.enterprises["buyer"].pk
+    }
+    assert ids(client.get(f"/api/v1/enterprises/?cluster={tea.pk}&status=pending")) == {
+        world.enterprises["pending"].pk
+    }
     shanghai = ids(client.get("/api/v1/enterprises/?region=310000"))
     assert shanghai == {world.enterprises["buyer"].pk}
     assert ids(client.get("/api/v1/enterprises/?q=祥华")) == {world.enterprises["supplier"].pk}
     assert ids(client.get("/api/v1/enterprises/?kind=lender")) == {world.enterprises["lender"].pk}
-    for bad, code in (("region=abc", "unknown_region"), ("status=maybe", "invalid_status"),
-                      ("cluster=x", "invalid_cluster"), ("kind=alien", "invalid_kind")):
+    for bad, code in (
+        ("region=abc", "unknown_region"),
+        ("status=maybe", "invalid_status"),
+        ("cluster=x", "invalid_cluster"),
+        ("kind=alien", "invalid_kind"),
+    ):
         r = client.get(f"/api/v1/enterprises/?{bad}")
         assert r.status_code == 400 and r.json()["code"] == code
 
@@ -184,7 +216,9 @@ def test_operator_verifies_and_rejects(world, api):
     assert api("supplier").post(f"/api/v1/enterprises/{pending.pk}/verify/", {}).status_code == 404
     r = api("operator").post(f"/api/v1/enterprises/{pending.pk}/reject/", {}, format="json")
     assert r.status_code == 400 and r.json()["code"] == "required"
-    r = api("operator").post(f"/api/v1/enterprises/{pending.pk}/reject/", {"reason": "营业执照不清晰"}, format="json")
+    r = api("operator").post(
+        f"/api/v1/enterprises/{pending.pk}/reject/", {"reason": "营业执照不清晰"}, format="json"
+    )
     assert r.status_code == 200 and r.json()["status"] == "rejected"
     r = api("operator").post(f"/api/v1/enterprises/{pending.pk}/verify/", {}, format="json")
     assert r.status_code == 409 and r.json()["code"] == "illegal_transition"
@@ -200,18 +234,24 @@ def test_memberships_queue(world, api):
     tea = world.clusters["tea"]
     r = api("operator").get(f"/api/v1/memberships/?cluster={tea.pk}&status=pending")
     assert [m["enterprise"] for m in r.json()["results"]] == [world.enterprises["pending"].pk]
-    assert api("steel_operator").get(f"/api/v1/memberships/?cluster={tea.pk}&status=pending").json()["count"] == 0
+    assert (
+        api("steel_operator").get(f"/api/v1/memberships/?cluster={tea.pk}&status=pending").json()["count"]
+        == 0
+    )
 
 
 def test_invitation_flow(world, api):
     supplier = world.enterprises["supplier"]
-    r = api("supplier").post(f"/api/v1/enterprises/{supplier.pk}/invitations/", {"role": "staff", "note": "仓库"},
-                             format="json")
+    r = api("supplier").post(
+        f"/api/v1/enterprises/{supplier.pk}/invitations/", {"role": "staff", "note": "仓库"}, format="json"
+    )
     assert r.status_code == 201
     token = r.json()["token"]
     # staff and viewers do not manage users
     assert api("supplier_staff").get(f"/api/v1/enterprises/{supplier.pk}/invitations/").status_code == 404
-    assert api("nobody").post("/api/v1/invitations/accept/", {"token": "nope"}, format="json").status_code == 404
+    assert (
+        api("nobody").post("/api/v1/invitations/accept/", {"token": "nope"}, format="json").status_code == 404
+    )
     r = api("nobody").post("/api/v1/invitations/accept/", {"token": token}, format="json")
     assert r.status_code == 201 and r.json()["role"] == "staff"
     r = api("buyer").post("/api/v1/invitations/accept/", {"token": token}, format="json")
@@ -227,15 +267,23 @@ def test_last_admin_cannot_be_demoted(world, api):
     r = api("supplier").patch(f"/api/v1/employments/{own.pk}/", {"role": "staff"}, format="json")
     assert r.status_code == 409 and r.json()["code"] == "last_admin"
     other = Employment.objects.get(user=world.users["outsider"])
-    assert api("supplier").patch(f"/api/v1/employments/{other.pk}/", {"role": "staff"},
-                                 format="json").status_code == 404
+    assert (
+        api("supplier")
+        .patch(f"/api/v1/employments/{other.pk}/", {"role": "staff"}, format="json")
+        .status_code
+        == 404
+    )
 
 
 def test_clusters_listing_and_admin_only_writes(world, api, db):
     r = api("buyer").get("/api/v1/clusters/")
     assert {c["pack_key"] for c in r.json()["results"]} == {"tea", "stainless"}
-    data = {"name": "寿光蔬菜产业集群", "region": "370783", "pack_key": "vegetables",
-            "operator": world.enterprises["buyer"].pk}
+    data = {
+        "name": "寿光蔬菜产业集群",
+        "region": "370783",
+        "pack_key": "vegetables",
+        "operator": world.enterprises["buyer"].pk,
+    }
     assert api("operator").post("/api/v1/clusters/", data, format="json").status_code == 403
     r = api("admin").post("/api/v1/clusters/", {**data, "region": "370700"}, format="json")
     assert r.status_code == 400 and r.json()["code"] == "not_a_county"
@@ -251,8 +299,9 @@ def test_error_detail_follows_accept_language(world, api):
 
     client = APIClient(HTTP_ACCEPT_LANGUAGE="zh-hans")
     client.force_authenticate(world.users["nobody"])
-    r = client.post("/api/v1/enterprises/", {"name": "x", "uscc": "9144030071526726XH", "region": "350524"},
-                    format="json")
+    r = client.post(
+        "/api/v1/enterprises/", {"name": "x", "uscc": "9144030071526726XH", "region": "350524"}, format="json"
+    )
     assert r.json()["code"] == "invalid_uscc"
     assert "统一社会信用代码" in r.json()["detail"]
 
@@ -263,7 +312,11 @@ def test_signup(db, api):
     client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
     r = client.post("/api/v1/auth/signup/", {"username": "newbie", "password": "123"}, format="json")
     assert r.status_code == 400 and r.json()["code"] == "weak_password"
-    r = client.post("/api/v1/auth/signup/", {"username": "newbie", "password": "tieguanyin-2026"}, format="json")
+    r = client.post(
+        "/api/v1/auth/signup/", {"username": "newbie", "password": "tieguanyin-2026"}, format="json"
+    )
     assert r.status_code == 201
-    r = client.post("/api/v1/auth/signup/", {"username": "NEWBIE", "password": "tieguanyin-2026"}, format="json")
+    r = client.post(
+        "/api/v1/auth/signup/", {"username": "NEWBIE", "password": "tieguanyin-2026"}, format="json"
+    )
     assert r.status_code == 409 and r.json()["code"] == "duplicate_username"

@@ -21,7 +21,9 @@ def test_services_leave_an_intact_chain(world):
 def test_editing_a_row_in_the_database_is_detected(world, api):
     victim = AuditEntry.objects.order_by("seq")[5]
     with connection.cursor() as cur:
-        cur.execute(f"UPDATE {AuditEntry._meta.db_table} SET action = %s WHERE id = %s", ["cluster.delete", victim.id])
+        cur.execute(
+            f"UPDATE {AuditEntry._meta.db_table} SET action = %s WHERE id = %s", ["cluster.delete", victim.id]
+        )
     result = verify()
     assert not result.ok and result.broken_seq == victim.seq
     with pytest.raises(CommandError, match=f"#{victim.seq}"):
@@ -55,5 +57,7 @@ def test_truncating_the_tail_is_detected(world):
 
 def test_a_refused_write_leaves_no_entry(world, api):
     before = AuditEntry.objects.count()
-    api("nobody").post("/api/v1/enterprises/", {"name": "x", "uscc": "bad", "region": "350524"}, format="json")
+    api("nobody").post(
+        "/api/v1/enterprises/", {"name": "x", "uscc": "bad", "region": "350524"}, format="json"
+    )
     assert AuditEntry.objects.count() == before

@@ -17,9 +17,14 @@ def _add_members(world, n, start):
         from django.contrib.auth import get_user_model
 
         user = get_user_model().objects.create_user(username=f"m{start + i}", password="x-long-password")
-        e = services.register_enterprise(user, uscc=make_uscc("350524", f"{30000000 + start + i}"),
-                                         name=f"茶企{start + i}", region="350524", cluster=tea.pk,
-                                         chain_roles=stages[:2])
+        e = services.register_enterprise(
+            user,
+            uscc=make_uscc("350524", f"{30000000 + start + i}"),
+            name=f"茶企{start + i}",
+            region="350524",
+            cluster=tea.pk,
+            chain_roles=stages[:2],
+        )
         services.verify_membership(world.users["operator"], e.pk, cluster_id=tea.pk)
 
 

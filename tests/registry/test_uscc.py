@@ -26,8 +26,9 @@ def test_lowercase_and_spaces_are_normalised():
     assert uscc.normalise(" 9144 0300 7152 6726xg ") == "9144030071526726XG"
 
 
-@pytest.mark.parametrize("bad", ["", "123", "9144030071526726X", "9144030071526726XGG", "914403007152672IXG",
-                                 "91440300715267260G"])
+@pytest.mark.parametrize(
+    "bad", ["", "123", "9144030071526726X", "9144030071526726XGG", "914403007152672IXG", "91440300715267260G"]
+)
 def test_malformed_codes_fail(bad):
     assert not uscc.is_valid(bad)
 

@@ -21,8 +21,12 @@ from tests.personas import build_world
 
 EXAMPLES = int(os.environ.get("CHANLIAN_SCHEMA_EXAMPLES", "25"))
 SCHEMA = SchemaGenerator().get_schema(request=None, public=True)
-OPERATIONS = [f"{method.upper()} {path}" for path, item in SCHEMA["paths"].items() for method in item
-              if method in {"get", "post", "put", "patch", "delete"}]
+OPERATIONS = [
+    f"{method.upper()} {path}"
+    for path, item in SCHEMA["paths"].items()
+    for method in item
+    if method in {"get", "post", "put", "patch", "delete"}
+]
 
 
 @pytest.fixture
@@ -59,8 +63,13 @@ def test_operation_conforms_to_the_schema(loaded, label):
     statuses: list[int] = []
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-              database=None)
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
     def check(case):
         response = case.call(headers=headers)
         statuses.append(response.status_code)

@@ -37,8 +37,15 @@ def _flatten(detail) -> dict:
 
 
 # DRF's own field error codes, folded into the few the API documents.
-_FIELD_CODES = {"required": "required", "blank": "required", "null": "required", "max_length": "too_long",
-                "min_length": "too_short", "max_value": "out_of_range", "min_value": "out_of_range"}
+_FIELD_CODES = {
+    "required": "required",
+    "blank": "required",
+    "null": "required",
+    "max_length": "too_long",
+    "min_length": "too_short",
+    "max_value": "out_of_range",
+    "min_value": "out_of_range",
+}
 
 
 def _field_code(codes) -> str:
@@ -60,7 +67,11 @@ def exception_handler(exc, context):
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
         first_field, messages = next(iter(fields.items()), ("", [_("Invalid input.")]))
-        detail = f"{first_field}: {messages[0]}" if first_field and first_field != "non_field_errors" else messages[0]
+        detail = (
+            f"{first_field}: {messages[0]}"
+            if first_field and first_field != "non_field_errors"
+            else messages[0]
+        )
         body = {"code": _field_code(exc.get_codes()), "detail": detail, "fields": fields}
     else:
         codes = exc.get_codes() if isinstance(exc, exceptions.APIException) else "error"

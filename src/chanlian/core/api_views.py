@@ -14,8 +14,9 @@ class TokenView(ObtainAuthToken):
     """``POST /api/v1/auth/token/`` with username and password → ``{"token": "..."}``."""
 
     @extend_schema(
-        request=inline_serializer("TokenRequest", {"username": serializers.CharField(),
-                                                   "password": serializers.CharField()}),
+        request=inline_serializer(
+            "TokenRequest", {"username": serializers.CharField(), "password": serializers.CharField()}
+        ),
         responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}),
     )
     def post(self, request, *args, **kwargs):
@@ -27,9 +28,17 @@ class AuditVerifyView(APIView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(responses=inline_serializer("AuditVerify", {
-        "ok": serializers.BooleanField(), "checked": serializers.IntegerField(),
-        "broken_seq": serializers.IntegerField(allow_null=True), "reason": serializers.CharField()}))
+    @extend_schema(
+        responses=inline_serializer(
+            "AuditVerify",
+            {
+                "ok": serializers.BooleanField(),
+                "checked": serializers.IntegerField(),
+                "broken_seq": serializers.IntegerField(allow_null=True),
+                "reason": serializers.CharField(),
+            },
+        )
+    )
     def get(self, request):
         return Response(verify().as_dict())
 

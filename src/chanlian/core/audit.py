@@ -132,5 +132,7 @@ def verify(batch: int = 5000) -> VerifyResult:
             prev_hash, expected_seq, checked, last_seq = entry.hash, entry.seq + 1, checked + 1, entry.seq
     head = AuditHead.objects.filter(id=1).first()
     if head and (head.seq != last_seq or head.hash != prev_hash):
-        return VerifyResult(False, checked, last_seq + 1, "chain head does not match the last entry (truncated)")
+        return VerifyResult(
+            False, checked, last_seq + 1, "chain head does not match the last entry (truncated)"
+        )
     return VerifyResult(True, checked)

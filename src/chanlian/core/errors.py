@@ -26,8 +26,10 @@ class ServiceError(Exception):
     def as_dict(self) -> dict:
         body: dict[str, Any] = {"code": self.code, "detail": str(self.detail)}
         if self.fields:
-            body["fields"] = {k: [str(m) for m in (v if isinstance(v, list | tuple) else [v])]
-                              for k, v in self.fields.items()}
+            body["fields"] = {
+                k: [str(m) for m in (v if isinstance(v, list | tuple) else [v])]
+                for k, v in self.fields.items()
+            }
         return body
 
 

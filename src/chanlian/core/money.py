@@ -19,24 +19,37 @@ def to_fen(value: Decimal) -> Decimal:
     return value.quantize(FEN, rounding=ROUND_HALF_UP)
 
 
-def parse_amount(value, *, field: str = "amount", allow_zero: bool = False, allow_negative: bool = False) -> Decimal:
+def parse_amount(
+    value, *, field: str = "amount", allow_zero: bool = False, allow_negative: bool = False
+) -> Decimal:
     """Parse user input into an exact amount with at most two decimals, or refuse with a clear code."""
     if isinstance(value, float):
-        raise InvalidInput(f"{field}: money must be given as a string or Decimal, not a float",
-                           code="invalid_amount", fields={field: "float"})
+        raise InvalidInput(
+            f"{field}: money must be given as a string or Decimal, not a float",
+            code="invalid_amount",
+            fields={field: "float"},
+        )
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise InvalidInput(f"{field}: not a number", code="invalid_amount", fields={field: str(value)}) from None
+        raise InvalidInput(
+            f"{field}: not a number", code="invalid_amount", fields={field: str(value)}
+        ) from None
     if not amount.is_finite():
         raise InvalidInput(f"{field}: not a finite number", code="invalid_amount", fields={field: str(value)})
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(FEN):
-        raise InvalidInput(f"{field}: at most 2 decimals", code="too_many_decimals", fields={field: str(value)})
+        raise InvalidInput(
+            f"{field}: at most 2 decimals", code="too_many_decimals", fields={field: str(value)}
+        )
     if amount < 0 and not allow_negative:
-        raise InvalidInput(f"{field}: must not be negative", code="negative_amount", fields={field: str(value)})
+        raise InvalidInput(
+            f"{field}: must not be negative", code="negative_amount", fields={field: str(value)}
+        )
     if amount == 0 and not allow_zero:
-        raise InvalidInput(f"{field}: must be greater than zero", code="zero_amount", fields={field: str(value)})
+        raise InvalidInput(
+            f"{field}: must be greater than zero", code="zero_amount", fields={field: str(value)}
+        )
     return amount.quantize(FEN)
 
 

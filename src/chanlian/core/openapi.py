@@ -10,8 +10,11 @@ ERROR_SCHEMA = {
     "properties": {
         "code": {"type": "string", "description": "machine-readable error code, e.g. invalid_uscc"},
         "detail": {"type": "string", "description": "human message in the request's language"},
-        "fields": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
-                   "description": "per-field messages, for bad input"},
+        "fields": {
+            "type": "object",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "description": "per-field messages, for bad input",
+        },
     },
 }
 

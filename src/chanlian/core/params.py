@@ -11,7 +11,9 @@ def parse_id(value, field: str, *, code: str | None = None) -> int:
     """A positive row id, or a 400 naming the field (``code`` defaults to ``invalid_<field>``)."""
     text = str(value).strip()
     if not text.isdigit() or not 0 < int(text) <= MAX_ID:
-        raise InvalidInput(f"{field} must be a positive id", code=code or f"invalid_{field}", fields={field: text[:40]})
+        raise InvalidInput(
+            f"{field} must be a positive id", code=code or f"invalid_{field}", fields={field: text[:40]}
+        )
     return int(text)
 
 

@@ -30,17 +30,93 @@ LOGINS = [
     ("gov", "安溪县 government viewer · 政府观察员"),
 ]
 
-ANXI_TOWNS = ["感德镇", "西坪镇", "祥华乡", "龙涓乡", "虎邱镇", "长坑乡", "剑斗镇", "蓬莱镇", "芦田镇", "大坪乡",
-              "金谷镇", "湖头镇", "尚卿乡", "桃舟乡", "福田乡"]
-SURNAMES = ["王", "陈", "林", "黄", "张", "李", "吴", "刘", "蔡", "郑", "谢", "苏", "高", "周", "许", "洪", "詹",
-            "魏", "叶", "施"]
-WORDS = ["兴", "茗", "源", "丰", "华", "润", "德", "祥", "福", "鑫", "盛", "隆", "信", "和", "泰", "嘉", "恒", "宏",
-         "瑞", "达", "韵", "香", "山", "岩", "春", "秋", "云", "青"]
+ANXI_TOWNS = [
+    "感德镇",
+    "西坪镇",
+    "祥华乡",
+    "龙涓乡",
+    "虎邱镇",
+    "长坑乡",
+    "剑斗镇",
+    "蓬莱镇",
+    "芦田镇",
+    "大坪乡",
+    "金谷镇",
+    "湖头镇",
+    "尚卿乡",
+    "桃舟乡",
+    "福田乡",
+]
+SURNAMES = [
+    "王",
+    "陈",
+    "林",
+    "黄",
+    "张",
+    "李",
+    "吴",
+    "刘",
+    "蔡",
+    "郑",
+    "谢",
+    "苏",
+    "高",
+    "周",
+    "许",
+    "洪",
+    "詹",
+    "魏",
+    "叶",
+    "施",
+]
+WORDS = [
+    "兴",
+    "茗",
+    "源",
+    "丰",
+    "华",
+    "润",
+    "德",
+    "祥",
+    "福",
+    "鑫",
+    "盛",
+    "隆",
+    "信",
+    "和",
+    "泰",
+    "嘉",
+    "恒",
+    "宏",
+    "瑞",
+    "达",
+    "韵",
+    "香",
+    "山",
+    "岩",
+    "春",
+    "秋",
+    "云",
+    "青",
+]
 # (region code, city label) of buyers' counties across China: the market is national (双循环).
-BUYER_COUNTIES = [("310115", "上海"), ("110105", "北京"), ("440106", "广州"), ("440304", "深圳"),
-                  ("350203", "厦门"), ("350102", "福州"), ("330106", "杭州"), ("370102", "济南"),
-                  ("420106", "武汉"), ("510107", "成都"), ("500103", "重庆"), ("610113", "西安"),
-                  ("210202", "大连"), ("120101", "天津"), ("330212", "宁波")]
+BUYER_COUNTIES = [
+    ("310115", "上海"),
+    ("110105", "北京"),
+    ("440106", "广州"),
+    ("440304", "深圳"),
+    ("350203", "厦门"),
+    ("350102", "福州"),
+    ("330106", "杭州"),
+    ("370102", "济南"),
+    ("420106", "武汉"),
+    ("510107", "成都"),
+    ("500103", "重庆"),
+    ("610113", "西安"),
+    ("210202", "大连"),
+    ("120101", "天津"),
+    ("330212", "宁波"),
+]
 NEARBY = ["350583", "350582", "350500"]  # 南安, 晋江, 泉州 (city-level)
 
 
@@ -55,8 +131,9 @@ class _Counter:
 
 def _name(rng: random.Random, used: set[str], pattern: str) -> str:
     while True:
-        name = pattern.format(s=rng.choice(SURNAMES), w=rng.choice(WORDS) + rng.choice(WORDS),
-                              t=rng.choice(ANXI_TOWNS))
+        name = pattern.format(
+            s=rng.choice(SURNAMES), w=rng.choice(WORDS) + rng.choice(WORDS), t=rng.choice(ANXI_TOWNS)
+        )
         if name not in used:
             used.add(name)
             return name
@@ -87,38 +164,92 @@ def build(stdout=None) -> dict:
     used: set[str] = set()
     admin = _user("admin", superuser=True)
 
-    def register(user, name, region, *, cluster=None, stages=(), kind="company", authority="9", etype="1",
-                 description="", phone=None):
+    def register(
+        user,
+        name,
+        region,
+        *,
+        cluster=None,
+        stages=(),
+        kind="company",
+        authority="9",
+        etype="1",
+        description="",
+        phone=None,
+    ):
         first = make_uscc(region, codes.next(), authority=authority, entity_type=etype)
         return services.register_enterprise(
-            admin if kind != "company" else user, uscc=first, name=name, region=region, kind=kind,
-            cluster=cluster.pk if cluster else None, chain_roles=list(stages), description=description,
+            admin if kind != "company" else user,
+            uscc=first,
+            name=name,
+            region=region,
+            kind=kind,
+            cluster=cluster.pk if cluster else None,
+            chain_roles=list(stages),
+            description=description,
             contact_name=rng.choice(SURNAMES) + rng.choice(["先生", "女士", "经理"]),
-            contact_phone=phone or f"1{rng.choice('358')}{rng.randrange(10**8, 10**9)}", admin_user=user,
+            contact_phone=phone or f"1{rng.choice('358')}{rng.randrange(10**8, 10**9)}",
+            admin_user=user,
         )
 
     # ---- 安溪 tea
     operator = _user("operator")
-    tea_operator = register(operator, "安溪县茶产业发展集团有限公司", "350524",
-                            description="安溪铁观音产业互联网平台运营方，负责企业认证、品类规范与价格指数发布。")
-    tea = services.create_cluster(admin, name=TEA_CLUSTER, region="350524", pack_key="tea",
-                                  operator=tea_operator.pk,
-                                  description="安溪县铁观音全产业链：茶园种植、初制、精制拼配、品牌营销与全国流通。")
-    chain = list(tea.pack.stage_keys("chain"))  # planting, primary processing, refining, blending, wholesale, retail
+    tea_operator = register(
+        operator,
+        "安溪县茶产业发展集团有限公司",
+        "350524",
+        description="安溪铁观音产业互联网平台运营方，负责企业认证、品类规范与价格指数发布。",
+    )
+    tea = services.create_cluster(
+        admin,
+        name=TEA_CLUSTER,
+        region="350524",
+        pack_key="tea",
+        operator=tea_operator.pk,
+        description="安溪县铁观音全产业链：茶园种植、初制、精制拼配、品牌营销与全国流通。",
+    )
+    chain = list(
+        tea.pack.stage_keys("chain")
+    )  # planting, primary processing, refining, blending, wholesale, retail
     inputs, services_ = list(tea.pack.stage_keys("input")), list(tea.pack.stage_keys("service"))
     gov_user = _user("gov")
-    gov = register(gov_user, "安溪县工业和信息化局", "350524", kind="government", authority="1", etype="1",
-                   description="县级产业主管部门（只读数据驾驶舱）。")
+    gov = register(
+        gov_user,
+        "安溪县工业和信息化局",
+        "350524",
+        kind="government",
+        authority="1",
+        etype="1",
+        description="县级产业主管部门（只读数据驾驶舱）。",
+    )
     services.update_cluster(admin, tea, government_bodies=[gov.pk])
     lender_user = _user("lender")
-    bank = register(lender_user, "闽南产业银行股份有限公司安溪支行", "350524", kind="lender", cluster=tea,
-                    description="为集群内中小企业提供基于真实交易的供应链金融服务。")
+    bank = register(
+        lender_user,
+        "闽南产业银行股份有限公司安溪支行",
+        "350524",
+        kind="lender",
+        cluster=tea,
+        description="为集群内中小企业提供基于真实交易的供应链金融服务。",
+    )
     supplier_user = _user("supplier")
-    supplier = register(supplier_user, "安溪县祥华乡华韵茶厂", "350524", cluster=tea, stages=chain[1:3],
-                        description="祥华乡高山茶园，清香型铁观音初制与精制。")
+    supplier = register(
+        supplier_user,
+        "安溪县祥华乡华韵茶厂",
+        "350524",
+        cluster=tea,
+        stages=chain[1:3],
+        description="祥华乡高山茶园，清香型铁观音初制与精制。",
+    )
     buyer_user = _user("buyer")
-    buyer = register(buyer_user, "上海茗源茶叶贸易有限公司", "310115", cluster=tea, stages=chain[-2:],
-                     description="华东地区茶叶批发与连锁门店。")
+    buyer = register(
+        buyer_user,
+        "上海茗源茶叶贸易有限公司",
+        "310115",
+        cluster=tea,
+        stages=chain[-2:],
+        description="华东地区茶叶批发与连锁门店。",
+    )
     decided = [bank, supplier, buyer]
     pending, rejected = [], []
     # growers, processors and packers in the county's towns; buyers and traders across the country
@@ -140,8 +271,13 @@ def build(stdout=None) -> dict:
             region, roles = code, chain[-2:] if rng.random() < 0.5 else chain[-1:]
         else:
             stage = rng.choice(inputs + services_)
-            kind_name = {"farm_inputs": "农资", "machinery": "茶叶机械", "packaging_materials": "包装材料",
-                         "inspection": "检测技术", "logistics": "物流"}.get(stage, "服务")
+            kind_name = {
+                "farm_inputs": "农资",
+                "machinery": "茶叶机械",
+                "packaging_materials": "包装材料",
+                "inspection": "检测技术",
+                "logistics": "物流",
+            }.get(stage, "服务")
             name = _name(rng, used, "安溪县{w}" + kind_name + "有限公司")
             region, roles = "350524", [stage]
         e = register(owner, name, region, cluster=tea, stages=roles)
@@ -150,7 +286,9 @@ def build(stdout=None) -> dict:
     for e in decided:
         services.verify_membership(operator, e.pk, cluster_id=tea.pk)
     for e in rejected:
-        services.reject_membership(operator, e.pk, cluster_id=tea.pk, reason="营业执照信息与统一社会信用代码不一致")
+        services.reject_membership(
+            operator, e.pk, cluster_id=tea.pk, reason="营业执照信息与统一社会信用代码不一致"
+        )
     # supplier invites a staff member
     staff = _user("supplier_staff")
     services.accept_invitation(staff, services.invite_user(supplier_user, supplier.pk, role="staff").token)
@@ -158,26 +296,48 @@ def build(stdout=None) -> dict:
     # ---- 兴化 (戴南) stainless steel
     steel_op_user = _user("steel_operator")
     steel_op = register(steel_op_user, "兴化市戴南不锈钢产业发展有限公司", "321281")
-    steel = services.create_cluster(admin, name="戴南不锈钢制品产业集群", region="321281", pack_key="stainless",
-                                    operator=steel_op.pk, description="戴南镇不锈钢冶炼、轧制、制管与制品加工集群。")
+    steel = services.create_cluster(
+        admin,
+        name="戴南不锈钢制品产业集群",
+        region="321281",
+        pack_key="stainless",
+        operator=steel_op.pk,
+        description="戴南镇不锈钢冶炼、轧制、制管与制品加工集群。",
+    )
     sstages = list(steel.pack.stage_keys("chain"))
     for i in range(40):
         owner = _user(f"steel{i + 1:03d}", login=False)
-        e = register(owner, _name(rng, used, "兴化市{w}不锈钢制品有限公司"), "321281", cluster=steel,
-                     stages=sstages[rng.randrange(len(sstages)) :][:2])
+        e = register(
+            owner,
+            _name(rng, used, "兴化市{w}不锈钢制品有限公司"),
+            "321281",
+            cluster=steel,
+            stages=sstages[rng.randrange(len(sstages)) :][:2],
+        )
         if rng.random() < 0.9:
             services.verify_membership(steel_op_user, e.pk, cluster_id=steel.pk)
 
     # ---- 寿光 vegetables
     veg_op_user = _user("veg_operator")
     veg_op = register(veg_op_user, "寿光市蔬菜产业发展集团有限公司", "370783")
-    veg = services.create_cluster(admin, name="寿光蔬菜产业集群", region="370783", pack_key="vegetables",
-                                  operator=veg_op.pk, description="设施蔬菜种植、育苗、分级包装与冷链批发。")
+    veg = services.create_cluster(
+        admin,
+        name="寿光蔬菜产业集群",
+        region="370783",
+        pack_key="vegetables",
+        operator=veg_op.pk,
+        description="设施蔬菜种植、育苗、分级包装与冷链批发。",
+    )
     vstages = list(veg.pack.stage_keys("chain"))
     for i in range(30):
         owner = _user(f"veg{i + 1:03d}", login=False)
-        e = register(owner, _name(rng, used, "寿光市{w}果蔬专业合作社"), "370783", cluster=veg,
-                     stages=vstages[rng.randrange(len(vstages)) :][:2])
+        e = register(
+            owner,
+            _name(rng, used, "寿光市{w}果蔬专业合作社"),
+            "370783",
+            cluster=veg,
+            stages=vstages[rng.randrange(len(vstages)) :][:2],
+        )
         if rng.random() < 0.9:
             services.verify_membership(veg_op_user, e.pk, cluster_id=veg.pk)
 

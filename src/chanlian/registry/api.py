@@ -30,8 +30,18 @@ class ClusterSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Cluster
-        fields = ["id", "name", "region", "region_name", "pack_key", "operator", "operator_name", "status",
-                  "description", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "region",
+            "region_name",
+            "pack_key",
+            "operator",
+            "operator_name",
+            "status",
+            "description",
+            "created_at",
+        ]
 
 
 class MembershipBriefSerializer(serializers.ModelSerializer):
@@ -53,22 +63,47 @@ class EnterpriseSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Enterprise
-        fields = ["id", "name", "uscc", "kind", "region", "region_name", "description", "website", "memberships",
-                  "contact", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "uscc",
+            "kind",
+            "region",
+            "region_name",
+            "description",
+            "website",
+            "memberships",
+            "contact",
+            "created_at",
+        ]
 
     def get_contact(self, obj) -> dict | None:
         if not selectors.may_see_contact(self.context["request"].user, obj):
             return None
-        return {"name": obj.contact_name, "phone": obj.contact_phone, "email": obj.contact_email,
-                "address": obj.address}
+        return {
+            "name": obj.contact_name,
+            "phone": obj.contact_phone,
+            "email": obj.contact_email,
+            "address": obj.address,
+        }
 
 
 class MembershipSerializer(MembershipBriefSerializer):
     enterprise_name = serializers.CharField(source="enterprise.name")
 
     class Meta(MembershipBriefSerializer.Meta):
-        fields = ["id", "cluster", "cluster_name", "enterprise", "enterprise_name", "status", "reason",
-                  "chain_roles", "decided_at", "created_at"]
+        fields = [
+            "id",
+            "cluster",
+            "cluster_name",
+            "enterprise",
+            "enterprise_name",
+            "status",
+            "reason",
+            "chain_roles",
+            "decided_at",
+            "created_at",
+        ]
 
 
 class EmploymentSerializer(serializers.ModelSerializer):
@@ -85,7 +120,17 @@ class InvitationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Invitation
-        fields = ["id", "enterprise", "role", "note", "token", "state", "invited_by", "expires_at", "accepted_at"]
+        fields = [
+            "id",
+            "enterprise",
+            "role",
+            "note",
+            "token",
+            "state",
+            "invited_by",
+            "expires_at",
+            "accepted_at",
+        ]
 
 
 # ----------------------------------------------------------------- input
@@ -113,7 +158,9 @@ class EnterpriseInput(serializers.Serializer):
     contact_email = serializers.CharField(required=False, allow_blank=True, max_length=254)
     website = serializers.CharField(required=False, allow_blank=True, max_length=200)
     cluster = serializers.IntegerField(required=False, min_value=1)
-    chain_roles = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=20)
+    chain_roles = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=20
+    )
 
 
 class EnterpriseUpdateInput(EnterpriseInput):
@@ -132,7 +179,9 @@ class DecisionInput(serializers.Serializer):
 
 class ApplyInput(serializers.Serializer):
     cluster = serializers.IntegerField(min_value=1)
-    chain_roles = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=20)
+    chain_roles = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=20
+    )
 
 
 class InviteInput(serializers.Serializer):
@@ -157,7 +206,9 @@ def _parse(serializer_class, request, **kwargs) -> dict:
 # ----------------------------------------------------------------- views
 
 
-class ClusterViewSet(ScopedObjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ClusterViewSet(
+    ScopedObjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = ClusterSerializer
     queryset = Cluster.objects.none()
 
@@ -172,22 +223,31 @@ class ClusterViewSet(ScopedObjectMixin, mixins.ListModelMixin, mixins.RetrieveMo
     @extend_schema(request=ClusterInput, responses=ClusterSerializer)
     def partial_update(self, request, pk=None):
         cluster = get_or_404(Cluster, request.user, pk=pk)
-        cluster = services.update_cluster(request.user, cluster, **_parse(ClusterInput, request, partial=True))
+        cluster = services.update_cluster(
+            request.user, cluster, **_parse(ClusterInput, request, partial=True)
+        )
         return Response(ClusterSerializer(cluster).data)
 
 
 DIRECTORY_PARAMS = [
     OpenApiParameter("cluster", OpenApiTypes.INT, description="cluster id"),
     OpenApiParameter("stage", OpenApiTypes.STR, description="chain stage key from the cluster's pack"),
-    OpenApiParameter("region", OpenApiTypes.STR, description="6-digit region code; a province or city matches all "
-                                                             "its counties"),
-    OpenApiParameter("status", OpenApiTypes.STR, enum=MembershipStatus.values, description="verification status"),
+    OpenApiParameter(
+        "region",
+        OpenApiTypes.STR,
+        description="6-digit region code; a province or city matches all its counties",
+    ),
+    OpenApiParameter(
+        "status", OpenApiTypes.STR, enum=MembershipStatus.values, description="verification status"
+    ),
     OpenApiParameter("kind", OpenApiTypes.STR, enum=EnterpriseKind.values),
     OpenApiParameter("q", OpenApiTypes.STR, description="name contains, or exact USCC"),
 ]
 
 
-class EnterpriseViewSet(ScopedObjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class EnterpriseViewSet(
+    ScopedObjectMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     serializer_class = EnterpriseSerializer
     queryset = Enterprise.objects.none()
 
@@ -195,9 +255,15 @@ class EnterpriseViewSet(ScopedObjectMixin, mixins.ListModelMixin, mixins.Retriev
         params = self.request.query_params
         if self.action != "list":
             return selectors.enterprises(self.request.user)
-        return selectors.enterprises(self.request.user, cluster=params.get("cluster"), stage=params.get("stage"),
-                                     region=params.get("region"), status=params.get("status"),
-                                     kind=params.get("kind"), q=params.get("q"))
+        return selectors.enterprises(
+            self.request.user,
+            cluster=params.get("cluster"),
+            stage=params.get("stage"),
+            region=params.get("region"),
+            status=params.get("status"),
+            kind=params.get("kind"),
+            q=params.get("q"),
+        )
 
     @extend_schema(parameters=DIRECTORY_PARAMS)
     def list(self, request, *args, **kwargs):
@@ -229,16 +295,18 @@ class EnterpriseViewSet(ScopedObjectMixin, mixins.ListModelMixin, mixins.Retriev
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         data = _parse(DecisionInput, request)
-        m = services.reject_membership(request.user, _pk(pk), reason=data.get("reason", ""),
-                                       cluster_id=data.get("cluster"))
+        m = services.reject_membership(
+            request.user, _pk(pk), reason=data.get("reason", ""), cluster_id=data.get("cluster")
+        )
         return Response(MembershipSerializer(m).data)
 
     @extend_schema(request=ApplyInput, responses={201: MembershipSerializer})
     @action(detail=True, methods=["post"])
     def apply(self, request, pk=None):
         data = _parse(ApplyInput, request)
-        m = services.apply_for_membership(request.user, _pk(pk), data["cluster"],
-                                          chain_roles=data.get("chain_roles", []))
+        m = services.apply_for_membership(
+            request.user, _pk(pk), data["cluster"], chain_roles=data.get("chain_roles", [])
+        )
         return Response(MembershipSerializer(m).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=EmploymentSerializer(many=True))
@@ -257,7 +325,9 @@ class EnterpriseViewSet(ScopedObjectMixin, mixins.ListModelMixin, mixins.Retriev
             data = _parse(InviteInput, request)
             inv = services.invite_user(request.user, enterprise.pk, **data)
             return Response(InvitationSerializer(inv).data, status=status.HTTP_201_CREATED)
-        return Response(InvitationSerializer(selectors.invitations(request.user, enterprise.pk), many=True).data)
+        return Response(
+            InvitationSerializer(selectors.invitations(request.user, enterprise.pk), many=True).data
+        )
 
 
 def _pk(pk) -> int:
@@ -272,10 +342,16 @@ class MembershipViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_queryset(self):
         params = self.request.query_params
-        return selectors.memberships(self.request.user, cluster=params.get("cluster"), status=params.get("status"))
+        return selectors.memberships(
+            self.request.user, cluster=params.get("cluster"), status=params.get("status")
+        )
 
-    @extend_schema(parameters=[OpenApiParameter("cluster", OpenApiTypes.INT),
-                               OpenApiParameter("status", OpenApiTypes.STR, enum=MembershipStatus.values)])
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("cluster", OpenApiTypes.INT),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=MembershipStatus.values),
+        ]
+    )
     def list(self, request, *args, **kwargs):
         return super().list(request, *args, **kwargs)
 
@@ -302,8 +378,11 @@ class EmploymentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(request=RoleInput, responses=EmploymentSerializer)
     def partial_update(self, request, pk=None):
-        return Response(EmploymentSerializer(
-            services.change_role(request.user, _pk(pk), _parse(RoleInput, request)["role"])).data)
+        return Response(
+            EmploymentSerializer(
+                services.change_role(request.user, _pk(pk), _parse(RoleInput, request)["role"])
+            ).data
+        )
 
     def destroy(self, request, pk=None):
         services.remove_user(request.user, _pk(pk))
@@ -319,30 +398,48 @@ class SignUpInput(serializers.Serializer):
 class SignUpView(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(request=SignUpInput, responses={201: inline_serializer(
-        "SignUpResult", {"id": serializers.IntegerField(), "username": serializers.CharField()})})
+    @extend_schema(
+        request=SignUpInput,
+        responses={
+            201: inline_serializer(
+                "SignUpResult", {"id": serializers.IntegerField(), "username": serializers.CharField()}
+            )
+        },
+    )
     def post(self, request):
         user = services.sign_up(**_parse(SignUpInput, request))
         return Response({"id": user.pk, "username": user.username}, status=status.HTTP_201_CREATED)
 
 
 class MeView(APIView):
-    @extend_schema(responses=inline_serializer("Me", {
-        "id": serializers.IntegerField(), "username": serializers.CharField(),
-        "is_platform_admin": serializers.BooleanField(),
-        "enterprises": serializers.ListField(child=serializers.DictField()),
-        "operated_clusters": serializers.ListField(child=serializers.IntegerField()),
-        "member_clusters": serializers.ListField(child=serializers.IntegerField()),
-        "overseen_clusters": serializers.ListField(child=serializers.IntegerField()),
-    }))
+    @extend_schema(
+        responses=inline_serializer(
+            "Me",
+            {
+                "id": serializers.IntegerField(),
+                "username": serializers.CharField(),
+                "is_platform_admin": serializers.BooleanField(),
+                "enterprises": serializers.ListField(child=serializers.DictField()),
+                "operated_clusters": serializers.ListField(child=serializers.IntegerField()),
+                "member_clusters": serializers.ListField(child=serializers.IntegerField()),
+                "overseen_clusters": serializers.ListField(child=serializers.IntegerField()),
+            },
+        )
+    )
     def get(self, request):
         p = principal_for(request.user)
         names = dict(Enterprise.objects.filter(id__in=p.enterprise_ids).values_list("id", "name"))
-        return Response({
-            "id": request.user.pk, "username": request.user.get_username(), "is_platform_admin": p.is_platform_admin,
-            "enterprises": [{"id": eid, "name": names.get(eid), "role": role, "kind": p.kinds[eid]}
-                            for eid, role in sorted(p.roles.items())],
-            "operated_clusters": sorted(p.operated_cluster_ids), "member_clusters": sorted(p.member_cluster_ids),
-            "overseen_clusters": sorted(p.overseen_cluster_ids),
-        })
-
+        return Response(
+            {
+                "id": request.user.pk,
+                "username": request.user.get_username(),
+                "is_platform_admin": p.is_platform_admin,
+                "enterprises": [
+                    {"id": eid, "name": names.get(eid), "role": role, "kind": p.kinds[eid]}
+                    for eid, role in sorted(p.roles.items())
+                ],
+                "operated_clusters": sorted(p.operated_cluster_ids),
+                "member_clusters": sorted(p.member_cluster_ids),
+                "overseen_clusters": sorted(p.overseen_cluster_ids),
+            }
+        )

@@ -13,10 +13,16 @@ class Enterprise(TimeStamped):
 
     name = models.CharField(_("name"), max_length=200, db_index=True)
     uscc = models.CharField(_("unified social credit code"), max_length=18, unique=True)
-    kind = models.CharField(_("kind"), max_length=16, choices=EnterpriseKind.choices,
-                            default=EnterpriseKind.COMPANY, db_index=True)
-    region = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="+",
-                               verbose_name=_("region"))
+    kind = models.CharField(
+        _("kind"),
+        max_length=16,
+        choices=EnterpriseKind.choices,
+        default=EnterpriseKind.COMPANY,
+        db_index=True,
+    )
+    region = models.ForeignKey(
+        "regions.Region", on_delete=models.PROTECT, related_name="+", verbose_name=_("region")
+    )
     description = models.TextField(_("description"), blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
     contact_name = models.CharField(_("contact person"), max_length=64, blank=True)
@@ -37,22 +43,28 @@ class Cluster(TimeStamped):
     """The tenant: one characteristic industry in one county, run by an operator enterprise."""
 
     name = models.CharField(_("name"), max_length=120)
-    region = models.ForeignKey("regions.Region", on_delete=models.PROTECT, related_name="+",
-                               verbose_name=_("county"))
+    region = models.ForeignKey(
+        "regions.Region", on_delete=models.PROTECT, related_name="+", verbose_name=_("county")
+    )
     pack_key = models.CharField(_("industry pack"), max_length=64)
-    operator = models.ForeignKey(Enterprise, on_delete=models.PROTECT, related_name="operated_clusters",
-                                 verbose_name=_("operator"))
-    status = models.CharField(_("status"), max_length=16, choices=ClusterStatus.choices,
-                              default=ClusterStatus.ACTIVE)
+    operator = models.ForeignKey(
+        Enterprise, on_delete=models.PROTECT, related_name="operated_clusters", verbose_name=_("operator")
+    )
+    status = models.CharField(
+        _("status"), max_length=16, choices=ClusterStatus.choices, default=ClusterStatus.ACTIVE
+    )
     description = models.TextField(_("description"), blank=True)
-    government_bodies = models.ManyToManyField(Enterprise, blank=True, related_name="overseen_clusters",
-                                               verbose_name=_("government bodies"))
+    government_bodies = models.ManyToManyField(
+        Enterprise, blank=True, related_name="overseen_clusters", verbose_name=_("government bodies")
+    )
 
     class Meta:
         ordering = ["id"]
         verbose_name = _("cluster")
         verbose_name_plural = _("clusters")
-        constraints = [models.UniqueConstraint(fields=["region", "pack_key", "name"], name="cluster_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["region", "pack_key", "name"], name="cluster_unique_name")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -69,12 +81,14 @@ class Membership(TimeStamped):
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="memberships")
     enterprise = models.ForeignKey(Enterprise, on_delete=models.CASCADE, related_name="memberships")
-    status = models.CharField(_("status"), max_length=16, choices=MembershipStatus.choices,
-                              default=MembershipStatus.PENDING)
+    status = models.CharField(
+        _("status"), max_length=16, choices=MembershipStatus.choices, default=MembershipStatus.PENDING
+    )
     reason = models.CharField(_("reason"), max_length=500, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
-    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["id"]
@@ -126,16 +140,19 @@ class Invitation(TimeStamped):
     note = models.CharField(_("note"), max_length=200, blank=True)
     invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     expires_at = models.DateTimeField()
-    accepted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     accepted_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
         constraints = [
-            models.CheckConstraint(condition=~Q(accepted_at__isnull=False, revoked_at__isnull=False),
-                                   name="invitation_not_both_accepted_and_revoked"),
+            models.CheckConstraint(
+                condition=~Q(accepted_at__isnull=False, revoked_at__isnull=False),
+                name="invitation_not_both_accepted_and_revoked",
+            ),
         ]
 
     def __str__(self) -> str:

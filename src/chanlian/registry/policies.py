@@ -35,12 +35,16 @@ def enterprise_policy(qs, user, action):
     if action == "view":
         visible = Q(id__in=p.enterprise_ids)
         if p.operated_cluster_ids:
-            visible |= Exists(Membership.objects.filter(enterprise=OuterRef("pk"),
-                                                        cluster_id__in=p.operated_cluster_ids))
+            visible |= Exists(
+                Membership.objects.filter(enterprise=OuterRef("pk"), cluster_id__in=p.operated_cluster_ids)
+            )
         readable = p.member_cluster_ids | p.overseen_cluster_ids
         if readable:
-            visible |= Exists(Membership.objects.filter(enterprise=OuterRef("pk"), cluster_id__in=readable,
-                                                        status=MembershipStatus.VERIFIED))
+            visible |= Exists(
+                Membership.objects.filter(
+                    enterprise=OuterRef("pk"), cluster_id__in=readable, status=MembershipStatus.VERIFIED
+                )
+            )
         return qs.filter(visible)
     if action in ("change", "manage"):
         return qs.filter(id__in=[eid for eid, role in p.roles.items() if role == EnterpriseRole.ADMIN])

@@ -16,8 +16,12 @@ class Principal:
     is_platform_admin: bool = False
     roles: dict[int, str] = field(default_factory=dict)  # enterprise id → role
     kinds: dict[int, str] = field(default_factory=dict)  # enterprise id → enterprise kind
-    operated_cluster_ids: frozenset[int] = frozenset()  # clusters whose operator employs the user (admin/staff)
-    member_cluster_ids: frozenset[int] = frozenset()  # clusters where one of the user's enterprises is verified
+    operated_cluster_ids: frozenset[int] = (
+        frozenset()
+    )  # clusters whose operator employs the user (admin/staff)
+    member_cluster_ids: frozenset[int] = (
+        frozenset()
+    )  # clusters where one of the user's enterprises is verified
     overseen_cluster_ids: frozenset[int] = frozenset()  # clusters a government body of the user oversees
 
     @property
@@ -29,7 +33,10 @@ class Principal:
 
     def staff_of(self, enterprise_id: int) -> bool:
         """Admins and staff act for the enterprise; viewers only read."""
-        return self.is_platform_admin or self.roles.get(enterprise_id) in (EnterpriseRole.ADMIN, EnterpriseRole.STAFF)
+        return self.is_platform_admin or self.roles.get(enterprise_id) in (
+            EnterpriseRole.ADMIN,
+            EnterpriseRole.STAFF,
+        )
 
     def operates(self, cluster_id: int) -> bool:
         return self.is_platform_admin or cluster_id in self.operated_cluster_ids
@@ -59,7 +66,9 @@ def principal_for(user) -> Principal:
         return cached
     from .models import Cluster, Employment, Membership
 
-    rows = list(Employment.objects.filter(user_id=user.pk).values_list("enterprise_id", "role", "enterprise__kind"))
+    rows = list(
+        Employment.objects.filter(user_id=user.pk).values_list("enterprise_id", "role", "enterprise__kind")
+    )
     roles = {eid: role for eid, role, _ in rows}
     kinds = {eid: kind for eid, _, kind in rows}
     acting = [eid for eid, role, _ in rows if role in (EnterpriseRole.ADMIN, EnterpriseRole.STAFF)]
@@ -69,8 +78,9 @@ def principal_for(user) -> Principal:
     if roles:
         operated = frozenset(Cluster.objects.filter(operator_id__in=acting).values_list("id", flat=True))
         member = frozenset(
-            Membership.objects.filter(enterprise_id__in=list(roles), status=MembershipStatus.VERIFIED)
-            .values_list("cluster_id", flat=True)
+            Membership.objects.filter(
+                enterprise_id__in=list(roles), status=MembershipStatus.VERIFIED
+            ).values_list("cluster_id", flat=True)
         )
         gov = [eid for eid, kind in kinds.items() if kind == EnterpriseKind.GOVERNMENT]
         if gov:

@@ -17,7 +17,9 @@ def _region_prefix(code: str) -> str:
     """The significant prefix of a region code: 350000 → 35, 350500 → 3505, 350524 → 350524."""
     code = str(code).strip()
     if len(code) != 6 or not code.isdigit():
-        raise InvalidInput("region must be a 6-digit region code", code="unknown_region", fields={"region": code})
+        raise InvalidInput(
+            "region must be a 6-digit region code", code="unknown_region", fields={"region": code}
+        )
     if code.endswith("0000"):
         return code[:2]
     if code.endswith("00"):
@@ -34,7 +36,9 @@ def enterprises(user, *, cluster=None, stage=None, region=None, status=None, kin
         member_filter &= Q(cluster_id=cluster)
     if status not in (None, ""):
         if status not in MembershipStatus.values:
-            raise InvalidInput("unknown verification status", code="invalid_status", fields={"status": status})
+            raise InvalidInput(
+                "unknown verification status", code="invalid_status", fields={"status": status}
+            )
         member_filter &= Q(status=status)
     if stage not in (None, ""):
         roles = ChainRole.objects.filter(membership=OuterRef("pk"), stage=stage)
@@ -57,10 +61,23 @@ def enterprises(user, *, cluster=None, stage=None, region=None, status=None, kin
     visible_memberships = (
         restrict(Membership, user)
         .select_related("cluster")
-        .only("id", "cluster_id", "enterprise_id", "status", "reason", "decided_at", "cluster__id", "cluster__name",
-              "cluster__pack_key", "cluster__operator_id")
-        .prefetch_related(Prefetch("roles", queryset=ChainRole.objects.only("id", "membership_id", "stage")
-                                   .order_by("stage")))
+        .only(
+            "id",
+            "cluster_id",
+            "enterprise_id",
+            "status",
+            "reason",
+            "decided_at",
+            "cluster__id",
+            "cluster__name",
+            "cluster__pack_key",
+            "cluster__operator_id",
+        )
+        .prefetch_related(
+            Prefetch(
+                "roles", queryset=ChainRole.objects.only("id", "membership_id", "stage").order_by("stage")
+            )
+        )
     )
     return (
         qs.defer("updated_at")
@@ -85,7 +102,11 @@ def pending_memberships(user, cluster_id=None) -> QuerySet:
     qs = restrict(Membership, user, "decide").filter(status=MembershipStatus.PENDING)
     if cluster_id:
         qs = qs.filter(cluster_id=parse_id(cluster_id, "cluster"))
-    return qs.select_related("enterprise", "enterprise__region", "cluster").prefetch_related("roles").order_by("id")
+    return (
+        qs.select_related("enterprise", "enterprise__region", "cluster")
+        .prefetch_related("roles")
+        .order_by("id")
+    )
 
 
 def memberships(user, *, cluster=None, status=None) -> QuerySet:
@@ -94,13 +115,17 @@ def memberships(user, *, cluster=None, status=None) -> QuerySet:
         qs = qs.filter(cluster_id=parse_id(cluster, "cluster"))
     if status not in (None, ""):
         if status not in MembershipStatus.values:
-            raise InvalidInput("unknown verification status", code="invalid_status", fields={"status": status})
+            raise InvalidInput(
+                "unknown verification status", code="invalid_status", fields={"status": status}
+            )
         qs = qs.filter(status=status)
     return qs.prefetch_related("roles").order_by("id")
 
 
 def employees(user, enterprise_id: int) -> QuerySet:
-    return restrict(Employment, user).filter(enterprise_id=enterprise_id).select_related("user").order_by("id")
+    return (
+        restrict(Employment, user).filter(enterprise_id=enterprise_id).select_related("user").order_by("id")
+    )
 
 
 def invitations(user, enterprise_id: int | None = None) -> QuerySet:
@@ -122,8 +147,12 @@ def cluster_stats(cluster: Cluster) -> dict:
     by_status = dict(Membership.objects.filter(cluster=cluster).values_list("status").annotate(n=Count("id")))
     by_stage = dict(
         ChainRole.objects.filter(cluster=cluster, membership__status=MembershipStatus.VERIFIED)
-        .values_list("stage").annotate(n=Count("id"))
+        .values_list("stage")
+        .annotate(n=Count("id"))
     )
-    return {"verified": by_status.get(MembershipStatus.VERIFIED, 0),
-            "pending": by_status.get(MembershipStatus.PENDING, 0),
-            "members": sum(by_status.values()), "by_stage": by_stage}
+    return {
+        "verified": by_status.get(MembershipStatus.VERIFIED, 0),
+        "pending": by_status.get(MembershipStatus.PENDING, 0),
+        "members": sum(by_status.values()),
+        "by_stage": by_stage,
+    }

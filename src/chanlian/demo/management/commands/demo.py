@@ -13,10 +13,13 @@ class Command(BaseCommand):
             self.stdout.write("Demo data already loaded.")
         else:
             summary = builder.build()
-            self.stdout.write(self.style.SUCCESS(
-                f"Demo loaded: {summary['clusters']} clusters, {summary['enterprises']} enterprises "
-                f"({summary['verified_tea_members']} verified in the tea cluster, {summary['pending_tea']} pending)."
-            ))
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Demo loaded: {summary['clusters']} clusters, {summary['enterprises']} enterprises "
+                    f"({summary['verified_tea_members']} verified in the tea cluster, "
+                    f"{summary['pending_tea']} pending)."
+                )
+            )
         self.stdout.write(f"\nDemo logins (password: {builder.PASSWORD}):")
         for username, who in builder.LOGINS:
             self.stdout.write(f"  {username:<10} {who}")
