@@ -35,7 +35,7 @@ def _count(client, url):
     return len(ctx.captured_queries), r
 
 
-@pytest.mark.parametrize("persona", ["supplier", "operator", "admin", "gov"])
+@pytest.mark.parametrize("persona", ["supplier", "operator", "admin"])
 def test_directory_query_count_is_constant(world, api, persona):
     client = api(persona)
     url = f"/api/v1/enterprises/?cluster={world.clusters['tea'].pk}"

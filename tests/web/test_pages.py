@@ -99,7 +99,7 @@ def _urls(world):
         ("supplier", "supplier_manage", ["supplier_staff", "supplier_viewer", "保存资料"]),
         ("supplier", "cluster_directory", ["上海茶商贸易有限公司", "物流仓储"]),
         ("supplier_viewer", "me", ["安溪县祥华茶厂", "只读成员"]),
-        ("gov", "cluster_directory", ["安溪县祥华茶厂"]),
+        ("gov", "cluster", ["安溪铁观音产业集群", "已认证成员"]),
         ("buyer", "me", ["上海茶商贸易有限公司", "上海市浦东新区"]),
         ("nobody", "home", ["您还没有加入任何企业", "安溪铁观音产业集群"]),
         ("nobody", "me", ["您还没有加入任何企业"]),
@@ -240,3 +240,12 @@ def test_membership_status_labels_are_translated(world, client_as):
     )
     assert "安溪县新茶农专业合作社" in html and "安溪县祥华茶厂" not in html
     assert Membership.objects.filter(status=MembershipStatus.PENDING).count() == 1
+
+
+def test_government_viewer_sees_aggregates_not_the_directory(world, client_as):
+    tea = world.clusters["tea"]
+    cluster_page = client_as("gov").get(f"/clusters/{tea.pk}/").content.decode()
+    assert "已认证成员" in cluster_page and "安溪县祥华茶厂" not in cluster_page
+    directory = client_as("gov").get(f"/clusters/{tea.pk}/directory/")
+    assert "安溪县祥华茶厂" not in directory.content.decode()
+    assert client_as("gov").get(f"/enterprises/{world.enterprises['supplier'].pk}/").status_code == 404

@@ -83,12 +83,13 @@ def exception_handler(exc, context):
 
 
 class ScopedObjectMixin:
-    """``get_object`` through the permission chokepoint's queryset; a bad or foreign id is a 404."""
+    """``get_object`` from the view's restricted queryset; a bad or foreign id is a 404."""
 
     def get_object(self):
         from .params import path_id
-        from .permissions import get_or_404
+        from .permissions import one_or_404
 
-        obj = get_or_404(self.get_queryset(), self.request.user, pk=path_id(self.kwargs[self.lookup_field]))
+        # get_queryset() is a selector's result, already restricted to what the user may see.
+        obj = one_or_404(self.get_queryset(), pk=path_id(self.kwargs[self.lookup_field]))
         self.check_object_permissions(self.request, obj)
         return obj

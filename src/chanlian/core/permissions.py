@@ -34,11 +34,13 @@ def restrict(model_or_qs, user, action: str = "view") -> QuerySet:
 
 
 def get_or_404(model_or_qs, user, action: str = "view", **lookup):
+    """The object ``user`` may ``action``, or ``NotFound`` — the same answer for missing and foreign."""
+    return one_or_404(restrict(model_or_qs, user, action), **lookup)
+
+
+def one_or_404(restricted: QuerySet, **lookup):
+    """The one row of an already restricted queryset (a selector's result) matching ``lookup``."""
     try:
-        return restrict(model_or_qs, user, action).get(**lookup)
-    except (ValueError, TypeError):
+        return restricted.get(**lookup)
+    except (ValueError, TypeError, restricted.model.DoesNotExist):
         raise NotFound() from None
-    except Exception as exc:
-        if exc.__class__.__name__ == "DoesNotExist":
-            raise NotFound() from None
-        raise

@@ -30,7 +30,11 @@ def get_region(code: str) -> Region:
             return Region.objects.get(code=text)
         except Region.DoesNotExist:
             pass
-    raise InvalidInput(_("Unknown region code: %(code)s.") % {"code": str(code)[:20]}, code="unknown_region")
+    raise InvalidInput(
+        _("Unknown region code: %(code)s.") % {"code": str(code)[:20]},
+        code="unknown_region",
+        fields={"region": str(code)[:20]},
+    )
 
 
 def search_regions(q: str = "", *, level: str | None = None, parent: str | None = None) -> QuerySet[Region]:

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from chanlian.core.api import ScopedObjectMixin
 from chanlian.core.params import path_id
-from chanlian.core.permissions import get_or_404
+from chanlian.core.permissions import get_or_404, one_or_404
 
 from . import selectors, services
 from .choices import EnterpriseKind, EnterpriseRole, MembershipStatus
@@ -44,21 +44,21 @@ class ClusterSerializer(serializers.ModelSerializer):
         ]
 
 
-class MembershipBriefSerializer(serializers.ModelSerializer):
+class MembershipBriefSerializer(serializers.Serializer):
+    """Reads a ``Membership`` or a ``selectors.MembershipRow`` alike."""
+
+    id = serializers.IntegerField()
+    cluster = serializers.IntegerField(source="cluster_id")
     cluster_name = serializers.CharField(source="cluster.name")
-    chain_roles = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Membership
-        fields = ["id", "cluster", "cluster_name", "status", "reason", "chain_roles", "decided_at"]
-
-    def get_chain_roles(self, obj) -> list[str]:
-        return [r.stage for r in obj.roles.all()]
+    status = serializers.ChoiceField(choices=MembershipStatus.choices)
+    reason = serializers.CharField()
+    chain_roles = serializers.ListField(child=serializers.CharField(), source="stages")
+    decided_at = serializers.DateTimeField(allow_null=True)
 
 
 class EnterpriseSerializer(serializers.ModelSerializer):
     region_name = serializers.CharField(source="region.name")
-    memberships = MembershipBriefSerializer(many=True)
+    memberships = MembershipBriefSerializer(many=True, source="visible_memberships")
     contact = serializers.SerializerMethodField()
 
     class Meta:
@@ -89,21 +89,9 @@ class EnterpriseSerializer(serializers.ModelSerializer):
 
 
 class MembershipSerializer(MembershipBriefSerializer):
+    enterprise = serializers.IntegerField(source="enterprise_id")
     enterprise_name = serializers.CharField(source="enterprise.name")
-
-    class Meta(MembershipBriefSerializer.Meta):
-        fields = [
-            "id",
-            "cluster",
-            "cluster_name",
-            "enterprise",
-            "enterprise_name",
-            "status",
-            "reason",
-            "chain_roles",
-            "decided_at",
-            "created_at",
-        ]
+    created_at = serializers.DateTimeField()
 
 
 class EmploymentSerializer(serializers.ModelSerializer):
@@ -267,10 +255,16 @@ class EnterpriseViewSet(
 
     @extend_schema(parameters=DIRECTORY_PARAMS)
     def list(self, request, *args, **kwargs):
-        return super().list(request, *args, **kwargs)
+        page = self.paginate_queryset(self.get_queryset())
+        selectors.attach_memberships(request.user, page)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        return self._render(path_id(kwargs["pk"]))
 
     def _render(self, enterprise_id: int, code=status.HTTP_200_OK) -> Response:
-        obj = get_or_404(selectors.enterprises(self.request.user), self.request.user, pk=enterprise_id)
+        obj = one_or_404(selectors.enterprises(self.request.user), pk=enterprise_id)
+        selectors.attach_memberships(self.request.user, [obj])
         return Response(self.get_serializer(obj).data, status=code)
 
     @extend_schema(request=EnterpriseInput, responses={201: EnterpriseSerializer})

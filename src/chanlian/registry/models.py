@@ -100,6 +100,11 @@ class Membership(TimeStamped):
     def __str__(self) -> str:
         return f"{self.enterprise} @ {self.cluster}"
 
+    @property
+    def stages(self) -> list[str]:
+        """Chain stage keys (use ``prefetch_related("roles")`` when reading many)."""
+        return sorted(r.stage for r in self.roles.all())
+
 
 class ChainRole(models.Model):
     """A chain stage (from the cluster's pack) that a member enterprise works in."""

@@ -51,8 +51,12 @@ class Principal:
 
     @property
     def readable_cluster_ids(self) -> frozenset[int]:
-        """Clusters whose verified member directory the user may read."""
-        return self.operated_cluster_ids | self.member_cluster_ids | self.overseen_cluster_ids
+        """Clusters whose verified member directory the user may read.
+
+        Not the overseen ones: a government viewer reads aggregates only (counts per stage, later the
+        cockpit), never a list of enterprises.
+        """
+        return self.operated_cluster_ids | self.member_cluster_ids
 
 
 ANONYMOUS = Principal(user_id=None)

@@ -12,6 +12,7 @@ from django.core.validators import EmailValidator, URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from chanlian.core import audit
 from chanlian.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -56,15 +57,38 @@ def _require(condition: bool) -> None:
         raise Forbidden()
 
 
+# Field names as a person reads them in an error message (the API's ``fields`` keys stay the codes).
+FIELD_LABELS = {
+    "name": gettext_lazy("Name"),
+    "username": gettext_lazy("Username"),
+    "reason": gettext_lazy("Reason"),
+    "description": gettext_lazy("Description"),
+    "address": gettext_lazy("Address"),
+    "contact_name": gettext_lazy("Contact person"),
+    "contact_phone": gettext_lazy("Contact phone"),
+    "contact_email": gettext_lazy("Contact email"),
+    "website": gettext_lazy("Website"),
+    "note": gettext_lazy("Note"),
+    "region": gettext_lazy("Region"),
+}
+INVITATION_STATES = {
+    "open": gettext_lazy("open"),
+    "accepted": gettext_lazy("already accepted"),
+    "revoked": gettext_lazy("revoked"),
+    "expired": gettext_lazy("expired"),
+}
+
+
 def _text(value, field: str, *, max_length: int, required: bool = False) -> str:
     text = "" if value is None else str(value).strip()
+    label = str(FIELD_LABELS.get(field, field))
     if required and not text:
         raise InvalidInput(
-            _("%(field)s is required.") % {"field": field}, code="required", fields={field: "required"}
+            _("%(field)s is required.") % {"field": label}, code="required", fields={field: "required"}
         )
     if len(text) > max_length:
         raise InvalidInput(
-            _("%(field)s is too long (at most %(n)d characters).") % {"field": field, "n": max_length},
+            _("%(field)s is too long (at most %(n)d characters).") % {"field": label, "n": max_length},
             code="too_long",
             fields={field: "too long"},
         )
@@ -349,7 +373,11 @@ def register_enterprise(
             code="kind_requires_admin",
         )
     if "region" not in data:
-        raise InvalidInput(_("region is required."), code="required", fields={"region": "required"})
+        raise InvalidInput(
+            _("%(field)s is required.") % {"field": FIELD_LABELS["region"]},
+            code="required",
+            fields={"region": "required"},
+        )
     cleaned = _clean_enterprise_fields({"name": data.get("name"), **data})
     target = None
     if cluster is not None:
@@ -585,7 +613,7 @@ def accept_invitation(actor, token: str) -> Employment:
         raise NotFound()
     if invitation.state != "open":
         raise Conflict(
-            _("This invitation is %(state)s.") % {"state": _(invitation.state)},
+            _("This invitation is %(state)s.") % {"state": INVITATION_STATES[invitation.state]},
             code=f"invitation_{invitation.state}",
         )
     if Employment.objects.filter(user=actor, enterprise=invitation.enterprise).exists():

@@ -8,13 +8,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from django.db.models import Count
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from chanlian.core.errors import ServiceError
-from chanlian.registry.choices import MembershipStatus
-from chanlian.registry.models import Invitation, Membership
 
 CODE_IN_TEXT = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 
@@ -141,37 +138,3 @@ def region_code(text) -> str:
     if len(counties) == 1:
         return counties[0][0]
     return text
-
-
-def cluster_counts(cluster_ids) -> dict[int, dict[str, int]]:
-    """Member counts by status for many clusters in one aggregate query (``cluster_stats`` is per cluster).
-
-    Aggregates only, the same figures as ``registry.selectors.cluster_stats``.
-    """
-    counts: dict[int, dict[str, int]] = {
-        cid: {"verified": 0, "pending": 0, "members": 0} for cid in cluster_ids
-    }
-    rows = (
-        Membership.objects.filter(cluster_id__in=list(cluster_ids))
-        .values_list("cluster_id", "status")
-        .annotate(n=Count("id"))
-    )
-    for cluster_id, status, n in rows:
-        entry = counts[cluster_id]
-        entry["members"] += n
-        if status == MembershipStatus.VERIFIED:
-            entry["verified"] += n
-        elif status == MembershipStatus.PENDING:
-            entry["pending"] += n
-    return counts
-
-
-def invitation_by_token(token: str):
-    """The invitation a link points at. Holding the unguessable token is what lets one see it.
-
-    Read-only; accepting goes through ``services.accept_invitation``.
-    """
-    token = str(token or "")[:64]
-    if not token:
-        return None
-    return Invitation.objects.select_related("enterprise", "invited_by").filter(token=token).first()

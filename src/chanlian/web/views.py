@@ -20,7 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from chanlian.core.permissions import get_or_404
+from chanlian.core.permissions import get_or_404, one_or_404
 from chanlian.regions.selectors import county_choices, search_regions
 from chanlian.registry import selectors, services
 from chanlian.registry.choices import EnterpriseRole
@@ -32,8 +32,6 @@ from .errors import FORM_REFUSALS, attach, message, service_view
 from .helpers import (
     PackCache,
     categories_of,
-    cluster_counts,
-    invitation_by_token,
     is_english,
     local_name,
     pack_for,
@@ -60,10 +58,11 @@ def _safe_next(request, fallback: str) -> str:
     return fallback
 
 
-def _membership_view(m: Membership, packs: PackCache) -> dict:
+def _membership_view(m, packs: PackCache) -> dict:
+    """A ``Membership`` or a ``selectors.MembershipRow`` (both have cluster, stages, get_status_display)."""
     pack = packs.get(m.cluster.pack_key)
     order = {s.key: i for i, s in enumerate(stages_of(pack))}
-    roles = sorted((r.stage for r in m.roles.all()), key=lambda s: (order.get(s, len(order)), s))
+    roles = sorted(m.stages, key=lambda s: (order.get(s, len(order)), s))
     return {
         "m": m,
         "cluster": m.cluster,
@@ -126,7 +125,7 @@ def home(request):
     p = principal_for(user)
     packs = PackCache()
     clusters = list(selectors.clusters(user))
-    counts = cluster_counts([c.pk for c in clusters])
+    counts = selectors.cluster_counts([c.pk for c in clusters])
     cluster_rows = [
         {
             "cluster": c,
@@ -139,15 +138,14 @@ def home(request):
         for c in clusters
     ]
     mine = []
-    for e in selectors.enterprises(user).filter(id__in=p.enterprise_ids):
+    own = selectors.attach_memberships(user, selectors.enterprises(user).filter(id__in=p.enterprise_ids))
+    for e in own:
         mine.append(
             {
                 "e": e,
                 "role": p.roles.get(e.pk),
                 "role_label": EnterpriseRole(p.roles[e.pk]).label,
-                "memberships": [
-                    _membership_view(m, packs) for m in e.memberships.all() if m.enterprise_id == e.pk
-                ],
+                "memberships": [_membership_view(m, packs) for m in e.visible_memberships],
             }
         )
     pending = (
@@ -164,7 +162,7 @@ def home(request):
 def cluster_detail(request, pk: int):
     user = request.user
     p = principal_for(user)
-    cluster = get_or_404(selectors.clusters(user), user, pk=pk)
+    cluster = one_or_404(selectors.clusters(user), pk=pk)
     stats = selectors.cluster_stats(cluster)
     pack = pack_for(cluster.pack_key)
     stages = [
@@ -208,7 +206,7 @@ def directory(request, pk: int | None = None):
     user = request.user
     p = principal_for(user)
     packs = PackCache()
-    cluster = get_or_404(selectors.clusters(user), user, pk=pk) if pk is not None else None
+    cluster = one_or_404(selectors.clusters(user), pk=pk) if pk is not None else None
     cluster_choices = None
     if cluster is not None:
         stage_choices = stage_choice_groups([packs.get(cluster.pack_key)])
@@ -241,10 +239,10 @@ def directory(request, pk: int | None = None):
             error = attach(form, exc, friendly=True)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = []
-    for e in page.object_list:
+    for e in selectors.attach_memberships(user, page.object_list):
         ms = [
             _membership_view(m, packs)
-            for m in e.memberships.all()
+            for m in e.visible_memberships
             if cluster is None or m.cluster_id == cluster.pk
         ]
         rows.append({"e": e, "memberships": ms})
@@ -289,13 +287,14 @@ def enterprise_detail(request, pk: int):
     user = request.user
     p = principal_for(user)
     packs = PackCache()
-    enterprise = get_or_404(selectors.enterprises(user), user, pk=pk)
+    enterprise = one_or_404(selectors.enterprises(user), pk=pk)
+    selectors.attach_memberships(user, [enterprise])
     return render(
         request,
         "web/enterprise.html",
         {
             "e": enterprise,
-            "memberships": [_membership_view(m, packs) for m in enterprise.memberships.all()],
+            "memberships": [_membership_view(m, packs) for m in enterprise.visible_memberships],
             "show_contact": selectors.may_see_contact(user, enterprise),
             "is_admin": p.admin_of(enterprise.pk),
             "my_role": EnterpriseRole(p.roles[enterprise.pk]).label if enterprise.pk in p.roles else "",
@@ -406,7 +405,7 @@ def operator_console(request):
         raise Http404
     packs = PackCache()
     operated = [c for c in selectors.clusters(user) if p.operates(c.pk)]
-    counts = cluster_counts([c.pk for c in operated])
+    counts = selectors.cluster_counts([c.pk for c in operated])
     rows = [{**_membership_view(m, packs), "e": m.enterprise} for m in selectors.pending_memberships(user)]
     return render(
         request,
@@ -469,11 +468,11 @@ def me(request):
             "role": p.roles[e.pk],
             "role_label": EnterpriseRole(p.roles[e.pk]).label,
             "is_admin": p.admin_of(e.pk),
-            "memberships": [
-                _membership_view(m, packs) for m in e.memberships.all() if m.enterprise_id == e.pk
-            ],
+            "memberships": [_membership_view(m, packs) for m in e.visible_memberships],
         }
-        for e in selectors.enterprises(user).filter(id__in=p.enterprise_ids)
+        for e in selectors.attach_memberships(
+            user, selectors.enterprises(user).filter(id__in=p.enterprise_ids)
+        )
     ]
     return render(request, "web/me.html", {"mine": mine})
 
@@ -623,7 +622,7 @@ def remove_user(request, pk: int, employment_id: int):
 @require_http_methods(["GET", "POST"])
 @service_view
 def invitation(request, token: str):
-    inv = invitation_by_token(token)
+    inv = selectors.invitation_by_token(token)
     if inv is None:
         raise Http404
     error = ""
