@@ -27,6 +27,7 @@ def test_demo_is_deterministic_valid_and_audited():
                 summary = builder.build()
                 snapshots.append(_snapshot())
                 assert verify().ok
+                assert builder.already_loaded()
                 tea = Cluster.objects.get(name=builder.TEA_CLUSTER)
                 assert tea.region_id == "350524" and tea.pack_key == "tea"
                 assert summary["enterprises"] >= 200
@@ -55,3 +56,12 @@ def test_demo_logins_work_with_the_demo_password():
     assert (
         authenticate(username="tea001", password=builder.PASSWORD) is None
     )  # generated members have no login
+
+
+def test_demo_refuses_a_database_with_real_clusters(world):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="refusing"):
+        call_command("demo")
+    assert not builder.already_loaded()

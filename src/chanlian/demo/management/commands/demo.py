@@ -1,17 +1,31 @@
 """``chanlian demo``: load the demo clusters (idempotent) and print the demo logins."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from chanlian.demo import builder
+from chanlian.registry.models import Cluster
 
 
 class Command(BaseCommand):
     help = "Load the demo clusters (idempotent; deterministic) and print the demo logins."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="load the demo even though the database already holds other clusters",
+        )
+
+    def handle(self, *args, force=False, **options):
         if builder.already_loaded():
             self.stdout.write("Demo data already loaded.")
         else:
+            if Cluster.objects.exists() and not force:
+                # Demo logins have a published password: never slip them into a real deployment.
+                raise CommandError(
+                    "This database already holds clusters that are not the demo's; refusing to add demo "
+                    "logins with a published password. Use --force on a throw-away database."
+                )
             summary = builder.build()
             self.stdout.write(
                 self.style.SUCCESS(
