@@ -7,6 +7,7 @@ import re
 
 import pytest
 from django.template.loader import render_to_string
+from django.conf import settings
 from django.test import Client
 
 from chanlian.registry.choices import MembershipStatus
@@ -24,11 +25,27 @@ def test_login_page_speaks_chinese_by_default():
     assert "Region centroids © Vonng/adcode, CC BY 4.0" in html
 
 
-def test_accept_language_en_gives_english():
-    html = Client(HTTP_ACCEPT_LANGUAGE="en").get("/login/").content.decode()
+def test_pages_stay_chinese_whatever_the_browser_prefers():
+    # An operator on an English-language system still gets the Chinese UI until they switch.
+    html = Client(HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").get("/login/").content.decode()
+    assert '<html lang="zh-hans"' in html and "用户名" in html
+
+
+def test_language_cookie_gives_english():
+    client = Client(HTTP_ACCEPT_LANGUAGE="zh-CN")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    html = client.get("/login/").content.decode()
     assert '<html lang="en"' in html
     assert "Log in" in html and "Username" in html
     assert "登录" not in html
+
+
+def test_api_follows_accept_language(world):
+    from rest_framework.test import APIClient
+
+    for language, expected in (("en", "Not found."), ("zh-hans", "未找到。")):
+        r = APIClient(HTTP_ACCEPT_LANGUAGE=language).get("/api/v1/regions/999999/")
+        assert r.status_code == 404 and r.json()["detail"] == expected
 
 
 def test_set_language_switches_and_switches_back(client_as):
@@ -116,7 +133,7 @@ def test_page_renders_for_persona(world, client_as, persona, page, expected):
 
 
 def test_pages_in_english_name_stages_and_statuses_in_english(world, client_as):
-    client = client_as("operator", HTTP_ACCEPT_LANGUAGE="en")
+    client = client_as("operator", language="en")
     html = client.get(_urls(world)["cluster"]).content.decode()
     assert "Tea growing" in html and "Farm inputs" in html and "Verified members" in html
     assert "茶园种植" not in html
@@ -169,7 +186,7 @@ def test_dates_render_as_yyyy_mm_dd(world, client_as):
 
 def test_cluster_home_counts_verified_members_per_stage(world, client_as):
     tea = world.clusters["tea"]
-    html = client_as("operator", HTTP_ACCEPT_LANGUAGE="en").get(f"/clusters/{tea.pk}/").content.decode()
+    html = client_as("operator", language="en").get(f"/clusters/{tea.pk}/").content.decode()
     # supplier works in farm_inputs and machinery (verified); pending's farm_inputs does not count yet
     farm = re.search(
         r'stage=farm_inputs"><span class="stage-name">Farm inputs</span><span class="stage-count">(\d+)', html
@@ -249,3 +266,12 @@ def test_government_viewer_sees_aggregates_not_the_directory(world, client_as):
     directory = client_as("gov").get(f"/clusters/{tea.pk}/directory/")
     assert "安溪县祥华茶厂" not in directory.content.decode()
     assert client_as("gov").get(f"/enterprises/{world.enterprises['supplier'].pk}/").status_code == 404
+
+
+def test_api_docs_page_is_served_from_this_host(client_as):
+    import re as _re
+
+    html = client_as(None).get("/api/v1/docs/").content.decode()
+    assert "swagger-ui" in html.lower()
+    for url in _re.findall(r'(?:src|href)="([^"]+)"', html):
+        assert url.startswith("/"), url
