@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.template.loader import render_to_string
 from django.conf import settings
+from django.template.loader import render_to_string
 from django.test import Client
 
 from chanlian.registry.choices import MembershipStatus
