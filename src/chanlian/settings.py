@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "chanlian.regions",
     "chanlian.industry",
     "chanlian.registry",
+    "chanlian.ledger",
+    "chanlian.trade",
     "chanlian.web",
     "chanlian.demo",
 ]

@@ -4,8 +4,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from chanlian.core.api_views import AuditVerifyView, TokenView, healthz
 from chanlian.industry.urls import api_urlpatterns as industry_api
+from chanlian.ledger.urls import api_urlpatterns as ledger_api
+from chanlian.ledger.urls import urlpatterns as ledger_pages
 from chanlian.regions.urls import api_urlpatterns as regions_api
 from chanlian.registry.urls import api_urlpatterns as registry_api
+from chanlian.trade.urls import api_urlpatterns as trade_api
+from chanlian.trade.urls import urlpatterns as trade_pages
 
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="token"),
@@ -15,6 +19,8 @@ api_v1 = [
     *regions_api,
     *industry_api,
     *registry_api,
+    *ledger_api,
+    *trade_api,
 ]
 
 urlpatterns = [
@@ -22,6 +28,8 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"))),
     path("i18n/", include("django.conf.urls.i18n")),
     path("django-admin/", admin.site.urls),
+    path("ledger/", include((ledger_pages, "ledger"))),
+    path("trade/", include((trade_pages, "trade"))),
     path("", include("chanlian.web.urls")),
 ]
 

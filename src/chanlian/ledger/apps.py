@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class LedgerConfig(AppConfig):
+    name = "chanlian.ledger"
+    label = "ledger"
+    verbose_name = "Settlement ledger"

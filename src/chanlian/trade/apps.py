@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class TradeConfig(AppConfig):
+    name = "chanlian.trade"
+    label = "trade"
+    verbose_name = "B2B trading"
