@@ -118,6 +118,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         }
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+if TESTING:
+    # The live server answers each request on a new thread; a persistent connection per thread would
+    # outlive it and keep the test database busy at teardown.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -320,3 +320,35 @@ def test_signup(db, api):
         "/api/v1/auth/signup/", {"username": "NEWBIE", "password": "tieguanyin-2026"}, format="json"
     )
     assert r.status_code == 409 and r.json()["code"] == "duplicate_username"
+
+
+def test_foreign_invitation_and_employment_are_404(world, api):
+    supplier = world.enterprises["supplier"]
+    r = api("supplier").post(
+        f"/api/v1/enterprises/{supplier.pk}/invitations/", {"role": "viewer"}, format="json"
+    )
+    invitation_id = r.json()["id"]
+    from chanlian.registry.models import Employment, Invitation
+
+    staff = Employment.objects.get(user=world.users["supplier_staff"])
+    for persona in ("buyer", "outsider", "supplier_staff", "operator"):
+        client = api(persona)
+        assert client.post(f"/api/v1/invitations/{invitation_id}/revoke/").status_code == 404
+        assert (
+            client.patch(f"/api/v1/employments/{staff.pk}/", {"role": "admin"}, format="json").status_code
+            == 404
+        )
+        assert client.delete(f"/api/v1/employments/{staff.pk}/").status_code == 404
+    assert Invitation.objects.get(pk=invitation_id).state == "open"
+    staff.refresh_from_db()
+    assert staff.role == "staff"
+    assert api("supplier").post(f"/api/v1/invitations/{invitation_id}/revoke/").status_code == 200
+
+
+def test_replayed_registration_is_refused_not_duplicated(world, api):
+    data = {"name": "重放测试茶厂", "uscc": make_uscc("350524", "60000001"), "region": "350524"}
+    first = api("nobody").post("/api/v1/enterprises/", data, format="json")
+    again = api("nobody").post("/api/v1/enterprises/", data, format="json")
+    assert first.status_code == 201 and again.status_code == 409
+    assert again.json()["code"] == "duplicate_uscc"
+    assert Enterprise.objects.filter(uscc=data["uscc"]).count() == 1
