@@ -297,53 +297,50 @@ def build(stdout=None) -> dict:
     staff = _user("supplier_staff")
     services.accept_invitation(staff, services.invite_user(supplier_user, supplier.pk, role="staff").token)
 
-    # ---- 兴化 (戴南) stainless steel
-    steel_op_user = _user("steel_operator")
-    steel_op = register(steel_op_user, "兴化市戴南不锈钢产业发展有限公司", "321281")
-    steel = services.create_cluster(
-        admin,
-        name="戴南不锈钢制品产业集群",
-        region="321281",
-        pack_key="stainless",
-        operator=steel_op.pk,
-        description="戴南镇不锈钢冶炼、轧制、制管与制品加工集群。",
-    )
-    sstages = list(steel.pack.stage_keys("chain"))
-    for i in range(40):
-        owner = _user(f"steel{i + 1:03d}", login=False)
-        e = register(
-            owner,
-            _name(rng, used, "兴化市{w}不锈钢制品有限公司"),
+    # ---- 兴化 (戴南) stainless steel and 寿光 vegetables: smaller clusters of the same shape
+    side_clusters = [
+        (
+            "steel",
             "321281",
-            cluster=steel,
-            stages=sstages[rng.randrange(len(sstages)) :][:2],
-        )
-        if rng.random() < 0.9:
-            services.verify_membership(steel_op_user, e.pk, cluster_id=steel.pk)
-
-    # ---- 寿光 vegetables
-    veg_op_user = _user("veg_operator")
-    veg_op = register(veg_op_user, "寿光市蔬菜产业发展集团有限公司", "370783")
-    veg = services.create_cluster(
-        admin,
-        name="寿光蔬菜产业集群",
-        region="370783",
-        pack_key="vegetables",
-        operator=veg_op.pk,
-        description="设施蔬菜种植、育苗、分级包装与冷链批发。",
-    )
-    vstages = list(veg.pack.stage_keys("chain"))
-    for i in range(30):
-        owner = _user(f"veg{i + 1:03d}", login=False)
-        e = register(
-            owner,
-            _name(rng, used, "寿光市{w}果蔬专业合作社"),
+            "stainless",
+            "戴南不锈钢制品产业集群",
+            "兴化市戴南不锈钢产业发展有限公司",
+            "戴南镇不锈钢冶炼、轧制、制管与制品加工集群。",
+            "兴化市{w}不锈钢制品有限公司",
+            40,
+        ),
+        (
+            "veg",
             "370783",
-            cluster=veg,
-            stages=vstages[rng.randrange(len(vstages)) :][:2],
+            "vegetables",
+            "寿光蔬菜产业集群",
+            "寿光市蔬菜产业发展集团有限公司",
+            "设施蔬菜种植、育苗、分级包装与冷链批发。",
+            "寿光市{w}果蔬专业合作社",
+            30,
+        ),
+    ]
+    for prefix, county, pack_key, name, operator_name, description, member_pattern, members in side_clusters:
+        op_user = _user(f"{prefix}_operator")
+        cluster = services.create_cluster(
+            admin,
+            name=name,
+            region=county,
+            pack_key=pack_key,
+            operator=register(op_user, operator_name, county).pk,
+            description=description,
         )
-        if rng.random() < 0.9:
-            services.verify_membership(veg_op_user, e.pk, cluster_id=veg.pk)
+        chain_stages = list(cluster.pack.stage_keys("chain"))
+        for i in range(members):
+            e = register(
+                _user(f"{prefix}{i + 1:03d}", login=False),
+                _name(rng, used, member_pattern),
+                county,
+                cluster=cluster,
+                stages=chain_stages[rng.randrange(len(chain_stages)) :][:2],
+            )
+            if rng.random() < 0.9:
+                services.verify_membership(op_user, e.pk, cluster_id=cluster.pk)
 
     summary = {
         "clusters": Cluster.objects.count(),
