@@ -194,6 +194,10 @@ SPECTACULAR_SETTINGS = {
         "EnterpriseKindEnum": "chanlian.registry.choices.EnterpriseKind",
         "EnterpriseRoleEnum": "chanlian.registry.choices.EnterpriseRole",
         "ClusterStatusEnum": "chanlian.registry.choices.ClusterStatus",
+        "ListingStatusEnum": "chanlian.trade.choices.ListingStatus",
+        "DemandStatusEnum": "chanlian.trade.choices.DemandStatus",
+        "QuoteStatusEnum": "chanlian.trade.choices.QuoteStatus",
+        "SideEnum": "chanlian.trade.choices.Side",
     },
 }
 

@@ -60,3 +60,28 @@ class AuditHead(models.Model):
 
     def __str__(self) -> str:
         return f"head #{self.seq} {self.hash[:12]}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first response to a POST that carried an ``Idempotency-Key`` (see ``core.idempotency``).
+
+    Written in the same transaction as the view's own writes, so a stored response always describes a
+    committed result; the unique (user, key) pair is what lets exactly one of concurrent twins run.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=128)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=512)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [models.UniqueConstraint(fields=["user", "key"], name="idempotency_unique_user_key")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.key} → {self.response_status}"

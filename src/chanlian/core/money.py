@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from .errors import InvalidInput
 
 FEN = Decimal("0.01")
+MAX_AMOUNT = Decimal("1e18")
 CNY = "CNY"
 
 
@@ -37,6 +38,10 @@ def parse_amount(
         ) from None
     if not amount.is_finite():
         raise InvalidInput(f"{field}: not a finite number", code="invalid_amount", fields={field: str(value)})
+    if abs(amount) >= MAX_AMOUNT:
+        # DecimalField(max_digits=20, decimal_places=2) holds 18 integer digits; beyond that a row could not
+        # store it, and quantizing past 28 significant digits would raise.
+        raise InvalidInput(f"{field}: too large", code="amount_too_large", fields={field: str(value)[:40]})
     exponent = amount.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -2 and amount != amount.quantize(FEN):
         raise InvalidInput(

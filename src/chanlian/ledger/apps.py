@@ -5,3 +5,6 @@ class LedgerConfig(AppConfig):
     name = "chanlian.ledger"
     label = "ledger"
     verbose_name = "Settlement ledger"
+
+    def ready(self):
+        from . import policies  # noqa: F401  (registers the permission policies)

@@ -1,0 +1,124 @@
+"""Permission policies of the trading models, registered with the core chokepoint.
+
+Actions:
+  ``view``      read;
+  ``supply``    act as the supplier (listing edits and moves; a quote's revise / withdraw): admins and staff
+                of the supplier enterprise;
+  ``buy``       act as the buyer (a demand's close / cancel; a quote's counter / decline / award): admins
+                and staff of the buyer enterprise;
+  ``moderate``  the operator's take-down of a listing: admins and staff of the cluster's operator.
+Platform admins may do everything.
+
+Who sees what (docs/trading.md explains why):
+  * a **published** listing: every signed-in user (the market is national); any other status: the
+    supplier's users and the cluster's operators;
+  * a demand: the buyer's users, the cluster's operators, and the suppliers it is addressed to — every
+    verified member of the cluster for an ``open`` demand, the invited enterprises for an ``invited`` one;
+  * a quote, its revisions, its messages and its award: **only** the buyer's and the supplier's users.
+    Not competing suppliers, not the cluster's operator: prices between competitors stay private.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Q
+
+from chanlian.core.permissions import policy, restrict
+from chanlian.registry.principal import principal_for
+
+from .choices import DemandVisibility, ListingStatus
+from .models import (
+    AwardedTerms,
+    Demand,
+    DemandInvitation,
+    Listing,
+    ListingPhoto,
+    PriceTier,
+    Quote,
+    QuoteRevision,
+    RfqMessage,
+)
+
+
+def _acting(p) -> list[int]:
+    """The enterprises the user acts for (admin or staff; viewers only read)."""
+    return [eid for eid in p.enterprise_ids if p.staff_of(eid)]
+
+
+@policy(Listing)
+def listing_policy(qs, user, action):
+    p = principal_for(user)
+    if p.is_platform_admin:
+        return qs
+    if action == "view":
+        visible = Q(status=ListingStatus.PUBLISHED)
+        if p.enterprise_ids:
+            visible |= Q(supplier_id__in=p.enterprise_ids)
+        if p.operated_cluster_ids:
+            visible |= Q(cluster_id__in=p.operated_cluster_ids)
+        return qs.filter(visible)
+    if action == "supply":
+        return qs.filter(supplier_id__in=_acting(p))
+    if action == "moderate":
+        return qs.filter(cluster_id__in=p.operated_cluster_ids)
+    return qs.none()
+
+
+@policy(PriceTier)
+def price_tier_policy(qs, user, action):
+    return qs.filter(listing__in=restrict(Listing, user, action).values("id"))
+
+
+@policy(ListingPhoto)
+def listing_photo_policy(qs, user, action):
+    return qs.filter(listing__in=restrict(Listing, user, action).values("id"))
+
+
+@policy(Demand)
+def demand_policy(qs, user, action):
+    p = principal_for(user)
+    if p.is_platform_admin:
+        return qs
+    if action == "view":
+        visible = Q(pk__in=[])
+        if p.enterprise_ids:
+            visible |= Q(buyer_id__in=p.enterprise_ids)
+            visible |= Q(visibility=DemandVisibility.INVITED) & Exists(
+                DemandInvitation.objects.filter(demand=OuterRef("pk"), supplier_id__in=p.enterprise_ids)
+            )
+        if p.operated_cluster_ids:
+            visible |= Q(cluster_id__in=p.operated_cluster_ids)
+        if p.member_cluster_ids:
+            visible |= Q(visibility=DemandVisibility.OPEN, cluster_id__in=p.member_cluster_ids)
+        return qs.filter(visible)
+    if action == "buy":
+        return qs.filter(buyer_id__in=_acting(p))
+    return qs.none()
+
+
+@policy(Quote)
+def quote_policy(qs, user, action):
+    p = principal_for(user)
+    if p.is_platform_admin:
+        return qs
+    if action == "view":
+        return qs.filter(Q(supplier_id__in=p.enterprise_ids) | Q(buyer_id__in=p.enterprise_ids))
+    if action == "supply":
+        return qs.filter(supplier_id__in=_acting(p))
+    if action == "buy":
+        return qs.filter(buyer_id__in=_acting(p))
+    return qs.none()
+
+
+@policy(QuoteRevision)
+def quote_revision_policy(qs, user, action):
+    return qs.filter(quote__in=restrict(Quote, user, "view").values("id")) if action == "view" else qs.none()
+
+
+@policy(RfqMessage)
+def rfq_message_policy(qs, user, action):
+    return qs.filter(quote__in=restrict(Quote, user, "view").values("id")) if action == "view" else qs.none()
+
+
+@policy(AwardedTerms)
+def awarded_terms_policy(qs, user, action):
+    return qs.filter(quote__in=restrict(Quote, user, "view").values("id")) if action == "view" else qs.none()
