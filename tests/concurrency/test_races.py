@@ -1,49 +1,17 @@
 """Races that real row locks must settle: run on PostgreSQL (``.ci/run`` does), skipped on SQLite,
 whose single writer serialises everything anyway."""
 
-import threading
-
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connection, connections
 
 from chanlian.core.audit import verify
-from chanlian.core.errors import ServiceError
 from chanlian.registry import services
 from chanlian.registry.models import Enterprise, Membership
 from chanlian.registry.uscc import make as make_uscc
 from tests.personas import build_world
+from tests.racing import postgres_only, race  # noqa: F401 (autouse fixture)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("row-lock races are tested on PostgreSQL (DATABASE_URL=postgres://…)")
-
-
-def race(n, fn):
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def worker(i):
-        try:
-            barrier.wait()
-            results[i] = ("ok", fn(i))
-        except ServiceError as exc:
-            results[i] = ("error", exc.code)
-        except Exception as exc:  # pragma: no cover - reported by the assertion below
-            results[i] = ("crash", repr(exc))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 def test_same_uscc_registered_by_twenty_users_at_once():

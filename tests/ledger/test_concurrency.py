@@ -4,52 +4,21 @@ with one key write one entry; 10 reversals of one entry post one; 20 openers of 
 
 from __future__ import annotations
 
-import threading
 from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
 from rest_framework.test import APIClient
 
 from chanlian.core.audit import verify
-from chanlian.core.errors import ServiceError
 from chanlian.core.models import IdempotencyRecord
 from chanlian.ledger.models import Account, JournalEntry, JournalLine
 from chanlian.ledger.selectors import trial_balance, verify_ledger
 from chanlian.ledger.services import open_account, post_entry, reverse_entry
 from tests.ledger import urls_for_test
 from tests.personas import build_world
+from tests.racing import postgres_only, race  # noqa: F401 (autouse fixture)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("row-lock races are tested on PostgreSQL (DATABASE_URL=postgres://…)")
-
-
-def race(n, fn):
-    barrier = threading.Barrier(n)
-    results: list = [None] * n
-
-    def worker(i):
-        try:
-            barrier.wait()
-            results[i] = ("ok", fn(i))
-        except ServiceError as exc:
-            results[i] = ("error", exc.code)
-        except Exception as exc:  # pragma: no cover - reported by the assertions
-            results[i] = ("crash", repr(exc))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 @pytest.mark.urls("tests.ledger.urls_for_test")

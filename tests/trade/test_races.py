@@ -1,47 +1,20 @@
 """Awards race on PostgreSQL: the demand's row lock decides. Skipped on SQLite (one writer anyway)."""
 
-import threading
-
 import pytest
-from django.db import connection, connections
 
 from chanlian.core.audit import verify
-from chanlian.core.errors import ServiceError
 from chanlian.trade import services
 from chanlian.trade.models import AwardedTerms, Demand
 from tests.personas import build_world
+from tests.racing import postgres_only, race  # noqa: F401 (autouse fixture)
 from tests.trade.factories import add_rival, json_terms, make_demand
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("row-lock races are tested on PostgreSQL (DATABASE_URL=postgres://…)")
-
-
-def race(calls):
-    barrier = threading.Barrier(len(calls))
-    results: list = [None] * len(calls)
-
-    def worker(i):
-        try:
-            barrier.wait()
-            results[i] = ("ok", calls[i]())
-        except ServiceError as exc:
-            results[i] = ("error", exc.code)
-        except Exception as exc:  # pragma: no cover - reported by the assertion
-            results[i] = ("crash", repr(exc))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(calls))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+def race_calls(calls):
+    """``race`` over a list of distinct calls (one per thread)."""
+    return race(len(calls), lambda i: calls[i]())
 
 
 def test_two_split_awards_that_together_exceed_the_demand():
@@ -50,7 +23,9 @@ def test_two_split_awards_that_together_exceed_the_demand():
     a = services.submit_quote(world.users["supplier"], demand.pk, **json_terms(quantity="600"))
     b = services.submit_quote(world.users["rival"], demand.pk, **json_terms(quantity="600"))
     buyer = world.users["buyer"]
-    results = race([lambda: services.award_quote(buyer, a.pk), lambda: services.award_quote(buyer, b.pk)])
+    results = race_calls(
+        [lambda: services.award_quote(buyer, a.pk), lambda: services.award_quote(buyer, b.pk)]
+    )
     assert [r[0] for r in results].count("ok") == 1, results
     assert [r[1] for r in results if r[0] != "ok"] == ["award_exceeds_demand"]
     assert AwardedTerms.objects.filter(demand=demand).count() == 1
@@ -65,7 +40,7 @@ def test_many_concurrent_awards_never_exceed_the_demand():
     b = services.submit_quote(world.users["rival"], demand.pk, **json_terms(quantity="600"))
     buyer = world.users["buyer"]
     calls = [lambda q=q: services.award_quote(buyer, q.pk, "400") for q in (a, b, a, b, a, b)]
-    results = race(calls)
+    results = race_calls(calls)
     assert all(r[0] != "crash" for r in results), results
     assert [r[0] for r in results].count("ok") == 2, results
     total = sum(t.quantity for t in AwardedTerms.objects.filter(demand=demand))
