@@ -1,4 +1,7 @@
+from decimal import Decimal
+
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -54,6 +57,14 @@ class Cluster(TimeStamped):
         _("status"), max_length=16, choices=ClusterStatus.choices, default=ClusterStatus.ACTIVE
     )
     description = models.TextField(_("description"), blank=True)
+    # The platform's service fee on settled trade (平台服务费率), e.g. 0.0050 = 0.5 %; an order copies it.
+    fee_rate = models.DecimalField(
+        _("platform fee rate"),
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.0050"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("0.2"))],
+    )
     government_bodies = models.ManyToManyField(
         Enterprise, blank=True, related_name="overseen_clusters", verbose_name=_("government bodies")
     )

@@ -101,3 +101,108 @@ class PaymentTerms(models.TextChoices):
     TERMS_30 = "terms_30", _("Payment terms, 30 days")
     TERMS_60 = "terms_60", _("Payment terms, 60 days")
     TERMS_90 = "terms_90", _("Payment terms, 90 days")
+
+
+PAYMENT_TERM_DAYS: dict[str, int] = {
+    PaymentTerms.TERMS_30: 30,
+    PaymentTerms.TERMS_60: 60,
+    PaymentTerms.TERMS_90: 90,
+}
+
+# ------------------------------------------------------------------------------------------------ orders
+
+SYSTEM = "system"  # a move the platform makes as the consequence of another (both signatures, a payment)
+PARTIES = "parties"  # either the buyer's or the supplier's admins/staff
+
+
+class OrderOrigin(models.TextChoices):
+    AWARD = "award", _("Awarded quote")
+    LISTING = "listing", _("Listing purchase")
+
+
+class OrderStatus(models.TextChoices):
+    CREATED = "created", _("Awaiting supplier confirmation")
+    CONFIRMED = "confirmed", _("Confirmed, awaiting contract")
+    CONTRACT_SIGNED = "contract_signed", _("Contract signed, awaiting payment")
+    PAID = "paid", _("Paid into escrow")
+    ON_TERMS = "on_terms", _("On payment terms")
+    SHIPPED = "shipped", _("Shipped")
+    DELIVERED = "delivered", _("Delivered")
+    ACCEPTED = "accepted", _("Accepted")
+    DISPUTED = "disputed", _("In dispute")
+    SETTLED = "settled", _("Settled")
+    CLOSED = "closed", _("Closed")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+# Who may make each move. ``PARTIES``: the buyer or the supplier; ``SYSTEM``: a consequence of another
+# service (the second signature, a matched payment, an escrow acceptance, complete invoicing).
+ORDER_TRANSITIONS: dict[str, dict[str, str]] = {
+    OrderStatus.CREATED: {OrderStatus.CONFIRMED: SUPPLIER, OrderStatus.CANCELLED: PARTIES},
+    OrderStatus.CONFIRMED: {OrderStatus.CONTRACT_SIGNED: SYSTEM, OrderStatus.CANCELLED: PARTIES},
+    OrderStatus.CONTRACT_SIGNED: {
+        OrderStatus.PAID: SYSTEM,
+        OrderStatus.ON_TERMS: SYSTEM,
+        OrderStatus.CANCELLED: PARTIES,
+    },
+    OrderStatus.PAID: {OrderStatus.SHIPPED: SUPPLIER, OrderStatus.CANCELLED: PARTIES},
+    OrderStatus.ON_TERMS: {OrderStatus.SHIPPED: SUPPLIER, OrderStatus.CANCELLED: PARTIES},
+    OrderStatus.SHIPPED: {OrderStatus.DELIVERED: SUPPLIER},
+    OrderStatus.DELIVERED: {OrderStatus.ACCEPTED: BUYER, OrderStatus.DISPUTED: BUYER},
+    OrderStatus.ACCEPTED: {OrderStatus.SETTLED: SYSTEM},
+    OrderStatus.DISPUTED: {OrderStatus.SETTLED: OPERATOR},
+    OrderStatus.SETTLED: {OrderStatus.CLOSED: SYSTEM},
+    OrderStatus.CLOSED: {},
+    OrderStatus.CANCELLED: {},
+}
+
+# Orders whose reserved stock is still held by the listing (released by a cancellation).
+ORDER_OPEN = frozenset(
+    {
+        OrderStatus.CREATED,
+        OrderStatus.CONFIRMED,
+        OrderStatus.CONTRACT_SIGNED,
+        OrderStatus.PAID,
+        OrderStatus.ON_TERMS,
+        OrderStatus.SHIPPED,
+        OrderStatus.DELIVERED,
+        OrderStatus.ACCEPTED,
+        OrderStatus.DISPUTED,
+    }
+)
+
+
+class DisputeDecision(models.TextChoices):
+    RELEASE = "release", _("Release to the supplier")
+    REFUND = "refund", _("Refund the buyer")
+    SPLIT = "split", _("Split between them")
+
+
+class InvoiceType(models.TextChoices):
+    SPECIAL = "vat_special", _("VAT special invoice (专票)")
+    ORDINARY = "vat_ordinary", _("VAT ordinary invoice (普票)")
+    DIGITAL_SPECIAL = "digital_special", _("Fully digitalised e-invoice, special (数电专票)")
+    DIGITAL_ORDINARY = "digital_ordinary", _("Fully digitalised e-invoice, ordinary (数电普票)")
+
+
+class InvoiceStatus(models.TextChoices):
+    RECORDED = "recorded", _("Recorded by the supplier")
+    CONFIRMED = "confirmed", _("Receipt confirmed by the buyer")
+    REJECTED = "rejected", _("Rejected by the buyer")
+
+
+class PaymentMethod(models.TextChoices):
+    MANUAL_TRANSFER = "manual_transfer", _("Bank transfer confirmed by the operator")
+    BANK_STATEMENT = "bank_statement", _("Bank statement line")
+    PLATFORM_CASH = "platform_cash", _("Paid from money held on the platform")
+
+
+class PaymentPurpose(models.TextChoices):
+    ESCROW = "escrow", _("Into escrow before shipment")
+    TERMS = "terms", _("Settlement of payment terms")
+
+
+class BankLineStatus(models.TextChoices):
+    MATCHED = "matched", _("Matched to an order")
+    UNMATCHED = "unmatched", _("Not matched")
+    OUTGOING = "outgoing", _("Outgoing (not a receipt)")

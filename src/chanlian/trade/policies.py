@@ -7,6 +7,8 @@ Actions:
   ``buy``       act as the buyer (a demand's close / cancel; a quote's counter / decline / award): admins
                 and staff of the buyer enterprise;
   ``moderate``  the operator's take-down of a listing: admins and staff of the cluster's operator.
+  ``operate``   the cluster operator's part in orders — confirming a bank transfer, importing a bank
+                statement, deciding a dispute: admins and staff of the cluster's operator enterprise.
 Platform admins may do everything.
 
 Who sees what (docs/trading.md explains why):
@@ -15,7 +17,12 @@ Who sees what (docs/trading.md explains why):
   * a demand: the buyer's users, the cluster's operators, and the suppliers it is addressed to — every
     verified member of the cluster for an ``open`` demand, the invited enterprises for an ``invited`` one;
   * a quote, its revisions, its messages and its award: **only** the buyer's and the supplier's users.
-    Not competing suppliers, not the cluster's operator: prices between competitors stay private.
+    Not competing suppliers, not the cluster's operator: prices between competitors stay private;
+  * an order, its events, contract, shipments, invoices, payments and dispute: the buyer's and the
+    supplier's users; the cluster's operators only once the order is (or was) disputed — they decide it.
+    The operator's payment desk reads what it needs through ``selectors.payment_desk`` (action
+    ``operate``): the reference, parties and amount due of orders awaiting money, nothing else;
+  * bank statements and their lines: the cluster's operators.
 """
 
 from __future__ import annotations
@@ -28,6 +35,16 @@ from chanlian.registry.principal import principal_for
 from .choices import DemandVisibility, ListingStatus
 from .models import (
     AwardedTerms,
+    BankLine,
+    BankStatement,
+    Contract,
+    ContractSignature,
+    Dispute,
+    Invoice,
+    Order,
+    OrderEvent,
+    Payment,
+    Shipment,
     Demand,
     DemandInvitation,
     Listing,
@@ -122,3 +139,59 @@ def rfq_message_policy(qs, user, action):
 @policy(AwardedTerms)
 def awarded_terms_policy(qs, user, action):
     return qs.filter(quote__in=restrict(Quote, user, "view").values("id")) if action == "view" else qs.none()
+
+
+@policy(Order)
+def order_policy(qs, user, action):
+    p = principal_for(user)
+    if p.is_platform_admin:
+        return qs
+    if action == "view":
+        visible = Q(supplier_id__in=p.enterprise_ids) | Q(buyer_id__in=p.enterprise_ids)
+        if p.operated_cluster_ids:
+            visible |= Q(cluster_id__in=p.operated_cluster_ids) & Exists(
+                Dispute.objects.filter(order=OuterRef("pk"))
+            )
+        return qs.filter(visible)
+    if action == "supply":
+        return qs.filter(supplier_id__in=_acting(p))
+    if action == "buy":
+        return qs.filter(buyer_id__in=_acting(p))
+    if action == "party":
+        acting = _acting(p)
+        return qs.filter(Q(supplier_id__in=acting) | Q(buyer_id__in=acting))
+    if action == "operate":
+        return qs.filter(cluster_id__in=p.operated_cluster_ids)
+    return qs.none()
+
+
+def _order_part(qs, user, action):
+    return qs.filter(order__in=restrict(Order, user, "view").values("id")) if action == "view" else qs.none()
+
+
+for _model in (OrderEvent, Contract, Shipment, Dispute, Invoice, Payment):
+    policy(_model)(_order_part)
+
+
+@policy(ContractSignature)
+def contract_signature_policy(qs, user, action):
+    return (
+        qs.filter(contract__in=restrict(Contract, user, "view").values("id"))
+        if action == "view"
+        else qs.none()
+    )
+
+
+@policy(BankStatement)
+def bank_statement_policy(qs, user, action):
+    p = principal_for(user)
+    if p.is_platform_admin:
+        return qs
+    if action in ("view", "operate"):
+        return qs.filter(cluster_id__in=p.operated_cluster_ids)
+    return qs.none()
+
+
+@policy(BankLine)
+def bank_line_policy(qs, user, action):
+    return bank_statement_policy(qs, user, action)

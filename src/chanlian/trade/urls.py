@@ -1,7 +1,8 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import api, views
+from . import views
+from .api import market as api
 
 router = SimpleRouter(trailing_slash=True)
 router.register("listings", api.ListingViewSet, basename="listing")

@@ -21,9 +21,9 @@ from chanlian.core.money import to_fen
 from chanlian.core.params import MAX_ID, path_id
 from chanlian.core.permissions import one_or_404
 
-from . import selectors, services, values
-from .choices import DemandStatus, DemandVisibility, ListingStatus, PaymentTerms, QuoteStatus, Side
-from .models import AwardedTerms, Demand, Listing, ListingPhoto, Quote, QuoteRevision, RfqMessage
+from .. import selectors, services, values
+from ..choices import DemandStatus, DemandVisibility, ListingStatus, PaymentTerms, QuoteStatus, Side
+from ..models import AwardedTerms, Demand, Listing, ListingPhoto, Quote, QuoteRevision, RfqMessage
 
 # ----------------------------------------------------------------- output
 

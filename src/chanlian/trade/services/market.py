@@ -38,8 +38,8 @@ from chanlian.registry.choices import ClusterStatus, EnterpriseKind, MembershipS
 from chanlian.registry.models import Cluster, Enterprise, Membership
 from chanlian.registry.principal import principal_for
 
-from . import values
-from .choices import (
+from .. import values
+from ..choices import (
     BUYER,
     DEMAND_ACTIVE,
     DEMAND_TRANSITIONS,
@@ -55,8 +55,8 @@ from .choices import (
     QuoteStatus,
     Side,
 )
-from .images import NotAnImage, sniff_image
-from .models import (
+from ..images import NotAnImage, sniff_image
+from ..models import (
     AwardedTerms,
     Demand,
     DemandEvent,
@@ -70,6 +70,31 @@ from .models import (
     QuoteRevision,
     RfqMessage,
 )
+
+__all__ = [
+    "MAX_LEAD_TIME_DAYS",
+    "MESSAGE_MAX_LENGTH",
+    "MAX_PHOTO_BYTES",
+    "MAX_PHOTOS",
+    "create_listing",
+    "update_listing",
+    "publish_listing",
+    "pause_listing",
+    "close_listing",
+    "take_down_listing",
+    "add_listing_photo",
+    "remove_listing_photo",
+    "post_demand",
+    "close_demand",
+    "cancel_demand",
+    "submit_quote",
+    "counter_quote",
+    "revise_quote",
+    "withdraw_quote",
+    "decline_quote",
+    "award_quote",
+    "post_message",
+]
 
 MAX_TIERS = 10
 MAX_PHOTOS = 8
