@@ -485,6 +485,9 @@ class ContractSignature(models.Model):
         ordering = ["id"]
         constraints = [models.UniqueConstraint(fields=["contract", "side"], name="contract_signature_once")]
 
+    def __str__(self) -> str:
+        return f"{self.side} signature on contract {self.contract_id}"
+
 
 class Shipment(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
@@ -507,6 +510,9 @@ class Shipment(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="shipment_quantity_positive"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.waybill}"
+
 
 class Dispute(models.Model):
     order = models.OneToOneField(Order, on_delete=models.CASCADE, related_name="dispute")
@@ -525,6 +531,9 @@ class Dispute(models.Model):
 
     class Meta:
         verbose_name = _("dispute")
+
+    def __str__(self) -> str:
+        return f"dispute on order {self.order_id}"
 
 
 class Invoice(models.Model):
@@ -565,6 +574,9 @@ class Invoice(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"invoice {self.code} {self.number}".replace("  ", " ")
+
 
 class Payment(models.Model):
     """Money received for an order through a payment provider, with the ledger entry it posted."""
@@ -592,6 +604,9 @@ class Payment(models.Model):
             models.UniqueConstraint(fields=["order", "purpose"], name="payment_once_per_purpose"),
         ]
 
+    def __str__(self) -> str:
+        return f"payment {self.pk} for order {self.order_id}"
+
 
 class BankStatement(models.Model):
     """One uploaded statement of the cluster's supervised account (CSV), kept with its lines."""
@@ -608,6 +623,9 @@ class BankStatement(models.Model):
     class Meta:
         ordering = ["-id"]
         constraints = [models.UniqueConstraint(fields=["cluster", "sha256"], name="bank_statement_once")]
+
+    def __str__(self) -> str:
+        return self.filename
 
 
 class BankLine(models.Model):
@@ -632,3 +650,6 @@ class BankLine(models.Model):
             # A line already imported from an earlier statement is never booked twice.
             models.UniqueConstraint(fields=["cluster", "transaction_id"], name="bank_line_once")
         ]
+
+    def __str__(self) -> str:
+        return f"{self.statement_id}:{self.line_no}"

@@ -9,14 +9,14 @@
                 import and matching by reference.
 """
 
-from .market import *  # noqa: F403
-from .market import __all__ as _market
-from .orders import *  # noqa: F403
-from .orders import __all__ as _orders
 from .contracts import *  # noqa: F403
 from .contracts import __all__ as _contracts
 from .invoices import *  # noqa: F403
 from .invoices import __all__ as _invoices
+from .market import *  # noqa: F403
+from .market import __all__ as _market
+from .orders import *  # noqa: F403
+from .orders import __all__ as _orders
 from .payments import *  # noqa: F403
 from .payments import __all__ as _payments
 
