@@ -147,10 +147,12 @@ ORDER_TRANSITIONS: dict[str, dict[str, str]] = {
     },
     OrderStatus.PAID: {OrderStatus.SHIPPED: SUPPLIER, OrderStatus.CANCELLED: PARTIES},
     OrderStatus.ON_TERMS: {OrderStatus.SHIPPED: SUPPLIER, OrderStatus.CANCELLED: PARTIES},
-    OrderStatus.SHIPPED: {OrderStatus.DELIVERED: SUPPLIER},
+    OrderStatus.SHIPPED: {OrderStatus.DELIVERED: PARTIES},
     OrderStatus.DELIVERED: {OrderStatus.ACCEPTED: BUYER, OrderStatus.DISPUTED: BUYER},
     OrderStatus.ACCEPTED: {OrderStatus.SETTLED: SYSTEM},
-    OrderStatus.DISPUTED: {OrderStatus.SETTLED: OPERATOR},
+    # The operator's decision: a refund (or any decision on an escrow order) settles at once; releasing or
+    # splitting an order on payment terms makes the receivable and waits for the buyer's payment.
+    OrderStatus.DISPUTED: {OrderStatus.SETTLED: OPERATOR, OrderStatus.ACCEPTED: OPERATOR},
     OrderStatus.SETTLED: {OrderStatus.CLOSED: SYSTEM},
     OrderStatus.CLOSED: {},
     OrderStatus.CANCELLED: {},

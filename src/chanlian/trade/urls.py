@@ -1,16 +1,19 @@
-from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from . import views
 from .api import market as api
+from .api import orders as orders_api
+from .views import contracts, market, orders, photos
 
 router = SimpleRouter(trailing_slash=True)
 router.register("listings", api.ListingViewSet, basename="listing")
 router.register("demands", api.DemandViewSet, basename="demand")
 router.register("quotes", api.QuoteViewSet, basename="quote")
 
-api_urlpatterns = [*router.urls]
+api_urlpatterns = [*router.urls, *orders_api.api_urlpatterns]
 
 urlpatterns = [
-    path("photos/<int:pk>/", views.photo_file, name="photo"),
+    *photos.urlpatterns,
+    *market.urlpatterns,
+    *orders.urlpatterns,
+    *contracts.urlpatterns,
 ]

@@ -5,9 +5,10 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
+from django.urls import path
 from django.views.decorators.http import require_GET
 
-from . import selectors
+from .. import selectors
 
 
 @require_GET
@@ -25,3 +26,8 @@ def photo_file(request, pk: int):
     response["Content-Disposition"] = "inline"
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+urlpatterns = [
+    path("photos/<int:pk>/", photo_file, name="photo"),
+]

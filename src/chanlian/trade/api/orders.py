@@ -1,0 +1,3 @@
+"""(being written)"""
+
+api_urlpatterns: list = []
