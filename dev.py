@@ -49,12 +49,13 @@ def chanlian(*args, env=None) -> None:
 
 
 def ensure_browser() -> None:
-    """Debian's chromium and a CJK font, for the Playwright tests (never a downloaded browser)."""
+    """Debian's chromium and a CJK font, for the Playwright tests (never a downloaded browser), and
+    poppler-utils (pdftotext, pdftoppm) for the contract PDF tests."""
     have_font = (
         shutil.which("fc-list")
         and "WenQuanYi" in subprocess.run(["fc-list"], capture_output=True, text=True).stdout
     )
-    if Path(CHROMIUM).exists() and have_font:
+    if Path(CHROMIUM).exists() and have_font and shutil.which("pdftoppm"):
         return
     if shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -68,6 +69,7 @@ def ensure_browser() -> None:
             "chromium",
             "fonts-wqy-microhei",
             "fontconfig",
+            "poppler-utils",
             env=env,
         )
     else:

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "chanlian.registry",
     "chanlian.ledger",
     "chanlian.trade",
+    "chanlian.matching",
     "chanlian.web",
     "chanlian.demo",
 ]
@@ -198,6 +199,14 @@ SPECTACULAR_SETTINGS = {
         "DemandStatusEnum": "chanlian.trade.choices.DemandStatus",
         "QuoteStatusEnum": "chanlian.trade.choices.QuoteStatus",
         "SideEnum": "chanlian.trade.choices.Side",
+        "OrderStatusEnum": "chanlian.trade.choices.OrderStatus",
+        "InvoiceStatusEnum": "chanlian.trade.choices.InvoiceStatus",
+        "InvoiceTypeEnum": "chanlian.trade.choices.InvoiceType",
+        "BankLineStatusEnum": "chanlian.trade.choices.BankLineStatus",
+        "PaymentMethodEnum": "chanlian.trade.choices.PaymentMethod",
+        "PaymentPurposeEnum": "chanlian.trade.choices.PaymentPurpose",
+        "DisputeDecisionEnum": "chanlian.trade.choices.DisputeDecision",
+        "PaymentTermsEnum": "chanlian.trade.choices.PaymentTerms",
     },
 }
 

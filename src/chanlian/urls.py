@@ -6,6 +6,8 @@ from chanlian.core.api_views import AuditVerifyView, TokenView, healthz
 from chanlian.industry.urls import api_urlpatterns as industry_api
 from chanlian.ledger.urls import api_urlpatterns as ledger_api
 from chanlian.ledger.urls import urlpatterns as ledger_pages
+from chanlian.matching.urls import api_urlpatterns as matching_api
+from chanlian.matching.urls import urlpatterns as matching_pages
 from chanlian.regions.urls import api_urlpatterns as regions_api
 from chanlian.registry.urls import api_urlpatterns as registry_api
 from chanlian.trade.urls import api_urlpatterns as trade_api
@@ -20,6 +22,8 @@ api_v1 = [
     *industry_api,
     *registry_api,
     *ledger_api,
+    # Before trade: /demands/{id}/matches/ and /listings/{id}/matches/ sit beside trade's routers.
+    *matching_api,
     *trade_api,
 ]
 
@@ -30,6 +34,7 @@ urlpatterns = [
     path("django-admin/", admin.site.urls),
     path("ledger/", include((ledger_pages, "ledger"))),
     path("trade/", include((trade_pages, "trade"))),
+    path("matching/", include((matching_pages, "matching"))),
     path("", include("chanlian.web.urls")),
 ]
 

@@ -7,6 +7,7 @@ from chanlian.core.audit import verify
 from chanlian.demo import builder
 from chanlian.registry.models import Cluster, Enterprise, Membership
 from chanlian.registry.uscc import is_valid
+from tests.demo.history_checks import check_trade_history, trade_figures
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +17,10 @@ class _Rollback(Exception):
 
 
 def _snapshot():
-    return sorted(Enterprise.objects.values_list("name", "uscc", "region_id", "kind"))
+    return {
+        "enterprises": sorted(Enterprise.objects.values_list("name", "uscc", "region_id", "kind")),
+        "trade": trade_figures(),
+    }
 
 
 def test_demo_is_deterministic_valid_and_audited():
@@ -41,6 +45,8 @@ def test_demo_is_deterministic_valid_and_audited():
                     "stainless",
                     "vegetables",
                 }
+                if not snapshots[1:]:
+                    check_trade_history()  # once: the second build is the same (asserted below)
                 raise _Rollback
         except _Rollback:
             pass
@@ -48,7 +54,7 @@ def test_demo_is_deterministic_valid_and_audited():
 
 
 def test_demo_logins_work_with_the_demo_password():
-    builder.build()
+    builder.build(history=False)
     from django.contrib.auth import authenticate
 
     for username, _who in builder.LOGINS:

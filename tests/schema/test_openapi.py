@@ -22,7 +22,7 @@ from tests.personas import build_world
 EXAMPLES = int(os.environ.get("CHANLIAN_SCHEMA_EXAMPLES", "25"))
 SCHEMA = SchemaGenerator().get_schema(request=None, public=True)
 # Reads for platform admins or a cluster's operators only: a plain enterprise user rightly gets 404 there.
-NOT_FOR_MEMBERS = ("audit", "/ledger/trial-balance/", "/ledger/export.beancount")
+NOT_FOR_MEMBERS = ("audit", "/ledger/trial-balance/", "/ledger/export.beancount", "/payment-desk/")
 OPERATIONS = [
     f"{method.upper()} {path}"
     for path, item in SCHEMA["paths"].items()

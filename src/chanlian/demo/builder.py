@@ -8,16 +8,25 @@ Demo logins exist only here, never in a production install.
 from __future__ import annotations
 
 import random
+import secrets
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.test.utils import override_settings
+from django.utils import timezone
 
 from chanlian.registry import services
 from chanlian.registry.models import Cluster, Enterprise, Membership
 from chanlian.registry.uscc import make as make_uscc
 
+from . import history as _history
+from .clock import SimClock, simulated
+from .sim import Sim
+
 PASSWORD = "chanlian-demo"
+FAST_HASHER = "django.contrib.auth.hashers.MD5PasswordHasher"
 SEED = 2026
 TEA_CLUSTER = "安溪铁观音产业集群"
 
@@ -139,7 +148,7 @@ def _name(rng: random.Random, used: set[str], pattern: str) -> str:
             return name
 
 
-def _user(username: str, *, superuser: bool = False, login: bool = True):
+def _user(username: str, *, superuser: bool = False, login: bool = True, created: list | None = None):
     """A demo user; only the listed demo logins get the demo password (hashing is slow by design)."""
     User = get_user_model()
     user = User.objects.filter(username=username).first()
@@ -150,6 +159,8 @@ def _user(username: str, *, superuser: bool = False, login: bool = True):
         else:
             user.set_unusable_password()
         user.save()
+        if login and created is not None:
+            created.append(user)
     return user
 
 
@@ -161,12 +172,42 @@ def already_loaded() -> bool:
     return Cluster.objects.filter(name=TEA_CLUSTER, operator__uscc=DEMO_OPERATOR_USCC).exists()
 
 
+# The history covers the year before today; the registry part happens a few weeks before it starts.
+HISTORY_DAYS = 365
+ONBOARDING_DAYS = 20
+
+
 @transaction.atomic
-def build(stdout=None) -> dict:
+def build(stdout=None, *, history: bool = True) -> dict:
+    """Build the demo (``history=False``: only the clusters, enterprises and logins — for tests that do
+    not need the year of trade). Everything happens on a simulated clock (``demo/clock.py``) that ends
+    at the real time now, so the rows the services write carry the times of the story they tell."""
+    real_now = timezone.now()
+    local_today = timezone.localtime(real_now).date()
+    tz = timezone.get_current_timezone()
+    start = datetime.combine(local_today - timedelta(days=HISTORY_DAYS), time(8, 0), tzinfo=tz)
+    end = real_now - timedelta(minutes=1)
+    clock = SimClock(start - timedelta(days=ONBOARDING_DAYS), ceiling=end)
+    created: list = []
+    # Contracts are signed with the password re-entered: a fast hasher while building (hundreds of
+    # signatures), then the demo logins get their real hash and the others no usable password.
+    with override_settings(PASSWORD_HASHERS=[FAST_HASHER]), simulated(clock):
+        summary = _build(clock, start, end, created, history)
+    for user in created:
+        if user.has_usable_password():
+            user.set_password(PASSWORD)
+            user.save(update_fields=["password"])
+    return summary
+
+
+def _build(clock, start, end, created, history) -> dict:
+    def user_(username, **kw):
+        return _user(username, created=created, **kw)
+
     rng = random.Random(SEED)
     codes = _Counter()
     used: set[str] = set()
-    admin = _user("admin", superuser=True)
+    admin = user_("admin", superuser=True)
 
     def register(
         user,
@@ -197,7 +238,7 @@ def build(stdout=None) -> dict:
         )
 
     # ---- 安溪 tea
-    operator = _user("operator")
+    operator = user_("operator")
     tea_operator = register(
         operator,
         "安溪县茶产业发展集团有限公司",
@@ -216,7 +257,7 @@ def build(stdout=None) -> dict:
         tea.pack.stage_keys("chain")
     )  # planting, primary processing, refining, blending, wholesale, retail
     inputs, services_ = list(tea.pack.stage_keys("input")), list(tea.pack.stage_keys("service"))
-    gov_user = _user("gov")
+    gov_user = user_("gov")
     gov = register(
         gov_user,
         "安溪县工业和信息化局",
@@ -227,7 +268,7 @@ def build(stdout=None) -> dict:
         description="县级产业主管部门（只读数据驾驶舱）。",
     )
     services.update_cluster(admin, tea, government_bodies=[gov.pk])
-    lender_user = _user("lender")
+    lender_user = user_("lender")
     bank = register(
         lender_user,
         "闽南产业银行股份有限公司安溪支行",
@@ -236,7 +277,7 @@ def build(stdout=None) -> dict:
         cluster=tea,
         description="为集群内中小企业提供基于真实交易的供应链金融服务。",
     )
-    supplier_user = _user("supplier")
+    supplier_user = user_("supplier")
     supplier = register(
         supplier_user,
         "安溪县祥华乡华韵茶厂",
@@ -245,7 +286,7 @@ def build(stdout=None) -> dict:
         stages=chain[1:3],
         description="祥华乡高山茶园，清香型铁观音初制与精制。",
     )
-    buyer_user = _user("buyer")
+    buyer_user = user_("buyer")
     buyer = register(
         buyer_user,
         "上海茗源茶叶贸易有限公司",
@@ -258,7 +299,7 @@ def build(stdout=None) -> dict:
     pending, rejected = [], []
     # growers, processors and packers in the county's towns; buyers and traders across the country
     for i in range(196):
-        owner = _user(f"tea{i + 1:03d}", login=False)
+        owner = user_(f"tea{i + 1:03d}", login=False)
         roll = rng.random()
         if roll < 0.33:
             name = _name(rng, used, "安溪县{t}{s}{w}茶叶专业合作社")
@@ -294,7 +335,7 @@ def build(stdout=None) -> dict:
             operator, e.pk, cluster_id=tea.pk, reason="营业执照信息与统一社会信用代码不一致"
         )
     # supplier invites a staff member
-    staff = _user("supplier_staff")
+    staff = user_("supplier_staff")
     services.accept_invitation(staff, services.invite_user(supplier_user, supplier.pk, role="staff").token)
 
     # ---- 兴化 (戴南) stainless steel and 寿光 vegetables: smaller clusters of the same shape
@@ -320,8 +361,9 @@ def build(stdout=None) -> dict:
             30,
         ),
     ]
+    side = {}
     for prefix, county, pack_key, name, operator_name, description, member_pattern, members in side_clusters:
-        op_user = _user(f"{prefix}_operator")
+        op_user = user_(f"{prefix}_operator")
         cluster = services.create_cluster(
             admin,
             name=name,
@@ -330,10 +372,11 @@ def build(stdout=None) -> dict:
             operator=register(op_user, operator_name, county).pk,
             description=description,
         )
+        side[pack_key] = (cluster, op_user)
         chain_stages = list(cluster.pack.stage_keys("chain"))
         for i in range(members):
             e = register(
-                _user(f"{prefix}{i + 1:03d}", login=False),
+                user_(f"{prefix}{i + 1:03d}", login=False),
                 _name(rng, used, member_pattern),
                 county,
                 cluster=cluster,
@@ -342,7 +385,30 @@ def build(stdout=None) -> dict:
             if rng.random() < 0.9:
                 services.verify_membership(op_user, e.pk, cluster_id=cluster.pk)
 
-    summary = {
+    summary = {}
+    if history:
+        summary["trade"] = _history.build_history(
+            _history.World(
+                tea=tea,
+                tea_operator_user=operator,
+                supplier=supplier,
+                supplier_user=supplier_user,
+                supplier_staff=staff,
+                buyer=buyer,
+                buyer_user=buyer_user,
+                tea_members=decided,
+                side=side,
+            ),
+            rng=random.Random(SEED + 1),
+            sim=Sim(clock, end),
+            start=start,
+            register=register,
+            name=lambda pattern: _name(rng, used, pattern),
+            new_user=lambda username: user_(username, login=False),
+            temp_password=secrets.token_urlsafe(16),
+            persona_password=PASSWORD,
+        )
+    summary |= {
         "clusters": Cluster.objects.count(),
         "enterprises": Enterprise.objects.count(),
         "verified_tea_members": Membership.objects.filter(cluster=tea, status="verified").count(),

@@ -27,6 +27,7 @@ class ClusterSerializer(serializers.ModelSerializer):
     region_name = serializers.CharField(source="region.name")
     operator = serializers.IntegerField(source="operator_id")
     operator_name = serializers.CharField(source="operator.name")
+    fee_rate = serializers.DecimalField(max_digits=5, decimal_places=4, read_only=True)
 
     class Meta:
         model = Cluster
@@ -40,6 +41,7 @@ class ClusterSerializer(serializers.ModelSerializer):
             "operator_name",
             "status",
             "description",
+            "fee_rate",
             "created_at",
         ]
 

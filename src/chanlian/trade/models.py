@@ -6,9 +6,13 @@ Money is ``Decimal(20, 2)`` with a currency; quantities are ``Decimal(18, 3)`` i
 Writes go through ``services.py`` only.
 """
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Abs
+from django.db.models.lookups import LessThan
 from django.utils.translation import gettext_lazy as _
 
 from chanlian.core.models import TimeStamped
@@ -569,8 +573,13 @@ class Invoice(models.Model):
             models.UniqueConstraint(
                 fields=["code", "number"], condition=~Q(status="rejected"), name="invoice_unique_number"
             ),
+            # total = amount + tax. Compared within a tenth of a fen, not with =: SQLite keeps decimals as
+            # binary floats, where 333.33 + 43.34 ≠ 376.67 (the service checks the exact Decimal sum).
             models.CheckConstraint(
-                condition=Q(total=models.F("amount") + models.F("tax")), name="invoice_total"
+                condition=LessThan(
+                    Abs(models.F("total") - models.F("amount") - models.F("tax")), Decimal("0.001")
+                ),
+                name="invoice_total",
             ),
         ]
 

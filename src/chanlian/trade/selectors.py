@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import NamedTuple
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from chanlian.core.errors import InvalidInput
@@ -182,3 +182,207 @@ def quote_messages(user, quote: Quote) -> QuerySet:
 
 def awards(user, demand: Demand) -> QuerySet:
     return restrict(AwardedTerms, user).filter(demand=demand).order_by("id")
+
+
+# ------------------------------------------------------------------------------------------------ orders
+
+ORDER_ROLES = ("buyer", "supplier")
+
+
+def orders(user, *, role=None, status=None, cluster=None) -> QuerySet:
+    """The orders ``user`` may see (the two parties' users; the cluster's operator only for disputed
+    ones), newest first; ``role`` ``buyer`` / ``supplier``: only those where one of the user's
+    enterprises is that party (400 ``invalid_role`` otherwise)."""
+    from .choices import OrderStatus
+    from .models import Order
+
+    qs = restrict(Order, user).select_related("cluster", "buyer", "supplier", "delivery_region")
+    if role not in (None, ""):
+        if role not in ORDER_ROLES:
+            raise InvalidInput(
+                _("The role is buyer or supplier."), code="invalid_role", fields={"role": str(role)[:20]}
+            )
+        mine = principal_for(user).enterprise_ids
+        qs = qs.filter(**{f"{role}_id__in": mine})
+    if status not in (None, ""):
+        qs = qs.filter(status=_status(status, OrderStatus))
+    if cluster not in (None, ""):
+        qs = qs.filter(cluster_id=parse_id(getattr(cluster, "pk", cluster), "cluster"))
+    return qs.order_by("-id")
+
+
+def order_for(user, order_id):
+    """One order ``user`` may see, with its events, shipments, invoices, payments, contracts (with their
+    signatures) and dispute — or 404 (``NotFound``) exactly as for a missing one."""
+    from chanlian.core.errors import NotFound
+
+    from .models import Contract, Order, OrderEvent, Shipment
+    from .services.market import _pk
+
+    row = (
+        restrict(Order, user)
+        .select_related("cluster", "buyer", "supplier", "delivery_region", "listing", "award", "dispute")
+        .prefetch_related(
+            Prefetch("events", queryset=OrderEvent.objects.select_related("actor").order_by("id")),
+            Prefetch("shipments", queryset=Shipment.objects.order_by("id")),
+            "invoices",
+            "payments",
+            Prefetch(
+                "contracts", queryset=Contract.objects.prefetch_related("signatures").order_by("version")
+            ),
+        )
+        .filter(pk=_pk(order_id))
+        .first()
+    )
+    if row is None:
+        raise NotFound()
+    return row
+
+
+def amount_due(order) -> Decimal:
+    """What the buyer must transfer now: an escrow order's amount once its contract is signed, a terms
+    order's accepted amount once accepted; 0.00 when nothing is due or it is already paid."""
+    from .services.payments import amount_due_now
+
+    return amount_due_now(order)
+
+
+def shipped_quantity(order) -> Decimal:
+    return sum((s.quantity for s in order.shipments.all()), Decimal("0"))
+
+
+def order_actions(user, order) -> list[str]:
+    """The moves ``user`` may make on ``order`` now, as the pages and the API offer them: ``confirm``,
+    ``cancel``, ``sign``, ``amend``, ``pay_from_cash``, ``ship``, ``deliver``, ``accept``, ``dispute``,
+    ``decide``, ``record_invoice``, ``confirm_transfer``."""
+    from chanlian.registry.choices import EnterpriseRole
+
+    from .choices import OrderStatus as S
+    from .choices import PaymentTerms
+    from .models import Contract
+    from .services.invoices import INVOICEABLE
+    from .services.orders import CANCELLABLE
+
+    p = principal_for(user)
+    if not getattr(user, "is_authenticated", False):
+        return []
+
+    def acts(eid):
+        return p.staff_of(eid) and (eid in p.enterprise_ids or p.is_platform_admin)
+
+    supplier, buyer = acts(order.supplier_id), acts(order.buyer_id)
+    operator = p.operates(order.cluster_id)
+    status = order.status
+    actions: list[str] = []
+    if supplier and status == S.CREATED:
+        actions.append("confirm")
+    if (supplier or buyer) and status in CANCELLABLE:
+        actions.append("cancel")
+    if status == S.CONFIRMED:
+        contract = Contract.objects.filter(order_id=order.pk, voided_at__isnull=True).first()
+        if contract is not None:
+            signed = set(contract.signatures.values_list("side", flat=True))
+            sides = {"supplier": order.supplier_id, "buyer": order.buyer_id}
+            if any(p.roles.get(eid) == EnterpriseRole.ADMIN and s not in signed for s, eid in sides.items()):
+                actions.append("sign")
+        if supplier or buyer:
+            actions.append("amend")
+    if buyer and order.payment_terms == PaymentTerms.ESCROW and amount_due(order) > 0:
+        actions.append("pay_from_cash")
+    if supplier and (
+        status in (S.PAID, S.ON_TERMS) or (status == S.SHIPPED and shipped_quantity(order) < order.quantity)
+    ):
+        actions.append("ship")
+    if (supplier or buyer) and status == S.SHIPPED:
+        actions.append("deliver")
+    if buyer and status == S.DELIVERED:
+        actions += ["accept", "dispute"]
+    if operator and status == S.DISPUTED:
+        actions.append("decide")
+    if supplier and status in INVOICEABLE:
+        actions.append("record_invoice")
+    if operator and amount_due(order) > 0:
+        actions.append("confirm_transfer")
+    return actions
+
+
+class DeskRow(NamedTuple):
+    """One line of the operator's payment desk: an order awaiting money, and nothing more of it."""
+
+    order_id: int
+    reference: str
+    buyer_id: int
+    buyer: str
+    supplier_id: int
+    supplier: str
+    amount_due: Decimal
+    currency: str
+    status: str
+    payment_terms: str
+    due_date: object  # a date for a receivable, else None
+
+
+def payment_desk(user, cluster) -> list[DeskRow]:
+    """The orders of ``cluster`` awaiting a buyer's transfer — escrow orders whose contract is signed,
+    terms orders accepted and unpaid — for its operator (404 ``NotFound`` for anyone else): reference,
+    parties, amount due, status. Oldest due first."""
+    from chanlian.core.errors import NotFound
+
+    from .choices import OrderStatus as S
+    from .choices import PaymentTerms
+    from .models import Order, Payment
+
+    cluster_id = parse_id(getattr(cluster, "pk", cluster), "cluster")
+    if not principal_for(user).operates(cluster_id):
+        raise NotFound()
+    paid = Payment.objects.filter(order=OuterRef("pk"))
+    qs = (
+        restrict(Order, user, "operate")
+        .filter(cluster_id=cluster_id)
+        .filter(
+            Q(payment_terms=PaymentTerms.ESCROW, status=S.CONTRACT_SIGNED)
+            | (~Q(payment_terms=PaymentTerms.ESCROW) & Q(status=S.ACCEPTED))
+        )
+        .exclude(Exists(paid))
+        .select_related("buyer", "supplier")
+        .order_by("due_date", "id")
+    )
+    return [
+        DeskRow(
+            o.pk,
+            o.reference,
+            o.buyer_id,
+            o.buyer.name,
+            o.supplier_id,
+            o.supplier.name,
+            o.amount if o.payment_terms == PaymentTerms.ESCROW else o.accepted_amount,
+            o.currency,
+            o.status,
+            o.payment_terms,
+            o.due_date,
+        )
+        for o in qs
+    ]
+
+
+def bank_statements(user, cluster) -> QuerySet:
+    """The statements of ``cluster`` imported so far, for its operator (empty for anyone else)."""
+    from .models import BankStatement
+
+    cluster_id = parse_id(getattr(cluster, "pk", cluster), "cluster")
+    return restrict(BankStatement, user).filter(cluster_id=cluster_id).order_by("-id")
+
+
+def bank_lines(user, cluster, *, status=None, statement=None) -> QuerySet:
+    """The bank lines of ``cluster`` for its operator, filtered by ``status`` (``matched``, ``unmatched``,
+    ``outgoing``) or ``statement``; the unmatched ones are the operator's work list."""
+    from .choices import BankLineStatus
+    from .models import BankLine
+
+    cluster_id = parse_id(getattr(cluster, "pk", cluster), "cluster")
+    qs = restrict(BankLine, user).filter(cluster_id=cluster_id).select_related("order", "statement")
+    if status not in (None, ""):
+        qs = qs.filter(status=_status(status, BankLineStatus))
+    if statement not in (None, ""):
+        qs = qs.filter(statement_id=parse_id(statement, "statement"))
+    return qs.order_by("-booked_on", "-id")

@@ -1,5 +1,7 @@
 """``chanlian demo``: load the demo clusters (idempotent) and print the demo logins."""
 
+import time
+
 from django.core.management.base import BaseCommand, CommandError
 
 from chanlian.demo import builder
@@ -26,6 +28,7 @@ class Command(BaseCommand):
                     "This database already holds clusters that are not the demo's; refusing to add demo "
                     "logins with a published password. Use --force on a throw-away database."
                 )
+            started = time.perf_counter()
             summary = builder.build()
             self.stdout.write(
                 self.style.SUCCESS(
@@ -34,6 +37,19 @@ class Command(BaseCommand):
                     f"{summary['pending_tea']} pending)."
                 )
             )
+            trade = summary.get("trade")
+            if trade:
+                states = {}
+                for per_cluster in trade["orders_by_state"].values():
+                    for status, n in per_cluster.items():
+                        states[status] = states.get(status, 0) + n
+                self.stdout.write(
+                    f"A year of trade: {trade['orders']} orders ("
+                    + ", ".join(f"{s} {n}" for s, n in sorted(states.items()))
+                    + f"), {trade['listings']} listings, {trade['demands']} RFQs with {trade['quotes']} "
+                    f"quotes, {trade['invoices']} invoices, {trade['bank_statements']} bank statements; "
+                    f"built in {time.perf_counter() - started:.1f} s."
+                )
         self.stdout.write(f"\nDemo logins (password: {builder.PASSWORD}):")
         for username, who in builder.LOGINS:
             self.stdout.write(f"  {username:<10} {who}")

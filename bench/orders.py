@@ -1,0 +1,446 @@
+"""Order placement over HTTP: ``POST /api/v1/orders/`` against ``chanlian serve`` (gunicorn, the real
+server) with 8 concurrent clients, on PostgreSQL.
+
+Data (made at run time in a throw-away database): a tea cluster, suppliers with published listings of
+plenty of stock, and one buyer company per client thread with its own API token. Each client keeps one
+HTTP/1.1 connection and places orders from listings, one after another (``{"listing", "quantity",
+"delivery_region"}``, ``Authorization: Token …``). Figures: orders/s over the whole run and the
+latency of each request as the client sees it (p50/p95).
+
+The floor, measured in the same run: the same database work issued directly with psycopg by 8 threads
+— exactly the statements ``place_order_from_listing`` sends, captured with ``CaptureQueriesContext``
+and printed: the reads it makes (session user for the token, the listing, its tiers, the principal's
+rows), the order ``INSERT``, the audit chain's head row locked ``FOR UPDATE``, the audit entry
+``INSERT`` with its sha256 link, the head ``UPDATE``, one transaction per order. Ratio = API
+throughput / floor throughput; targets (issue #3): ratio ≥ 0.25 and p95 ≤ 100 ms.
+
+    python3 dev.py bench orders                     # BENCH_ORDERS=3000 BENCH_CLIENTS=8
+    BENCH_ORDERS=1000 python3 dev.py bench orders   # smaller
+    BENCH_PROFILE=1 …                               # also profile one worker's requests (pyinstrument)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+from common import ROOT, percentile, setup_database
+
+N_ORDERS = int(os.environ.get("BENCH_ORDERS", "3000"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
+N_LISTINGS = int(os.environ.get("BENCH_LISTINGS", "40"))
+WARMUP = int(os.environ.get("BENCH_WARMUP", "10"))  # per client, not counted
+PORT = int(os.environ.get("BENCH_PORT", "8767"))
+TARGET_RATIO, TARGET_P95_MS = 0.25, 100.0
+
+
+# ---------------------------------------------------------------------------------------------- data
+
+
+def generate():
+    """A tea cluster with ``N_LISTINGS`` published listings and one buyer (user + token) per client."""
+    from django.contrib.auth import get_user_model
+    from rest_framework.authtoken.models import Token
+
+    from chanlian.registry import services as registry
+    from chanlian.registry.uscc import make
+    from chanlian.trade import services as trade
+
+    User = get_user_model()
+    t = time.perf_counter()
+    admin = User.objects.create_user("bench_admin", password="bench-password-1", is_superuser=True)
+    op_user = User.objects.create_user("bench_operator", password="bench-password-1")
+    operator = registry.register_enterprise(
+        op_user, uscc=make("350524", "00000001"), name="安溪县茶产业发展集团有限公司", region="350524"
+    )
+    tea = registry.create_cluster(
+        admin, name="安溪铁观音产业集群", region="350524", pack_key="tea", operator=operator.pk
+    )
+    suppliers = []
+    for i in range(max(1, N_LISTINGS // 4)):
+        user = User.objects.create_user(f"bench_supplier{i}", password="bench-password-1")
+        e = registry.register_enterprise(
+            user,
+            uscc=make("350524", f"{100 + i:08d}"),
+            name=f"安溪县感德镇第{i + 1}茶厂",
+            region="350524",
+            cluster=tea.pk,
+            chain_roles=["primary_processing"],
+        )
+        registry.verify_membership(op_user, e.pk, cluster_id=tea.pk)
+        user.__dict__.pop("_chanlian_principal", None)
+        suppliers.append(user)
+    listings = []
+    for i in range(N_LISTINGS):
+        user = suppliers[i % len(suppliers)]
+        listing = trade.create_listing(
+            user,
+            cluster=tea.pk,
+            category="raw_tea",
+            spec={
+                "grade": ["premium", "grade_1", "grade_2"][i % 3],
+                "aroma_type": "qingxiang",
+                "harvest_season": "autumn",
+                "harvest_year": 2026,
+            },
+            title=f"2026秋茶 清香型铁观音毛茶 批次{i + 1}",
+            unit="kg",
+            moq="10",
+            available_quantity="10000000",
+            lead_time_days=5,
+            origin="350524",
+            tiers=[
+                {"min_quantity": "10", "unit_price": f"{260 + i % 40}.00"},
+                {"min_quantity": "500", "unit_price": f"{245 + i % 40}.00"},
+            ],
+        )
+        trade.publish_listing(user, listing.pk)
+        listings.append(listing.pk)
+    counties = ["310115", "110105", "440106", "330106", "510107", "420106", "370102", "610113"]
+    clients = []
+    for i in range(CLIENTS):
+        user = User.objects.create_user(f"bench_buyer{i}", password="bench-password-1")
+        county = counties[i % len(counties)]
+        registry.register_enterprise(
+            user, uscc=make(county, f"{9000 + i:08d}"), name=f"茶叶贸易有限公司{i + 1}", region=county
+        )
+        clients.append({"token": Token.objects.create(user=user).key, "region": county, "user": user})
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
+    print(
+        f"generated 1 cluster, {len(suppliers)} suppliers, {len(listings)} listings, {CLIENTS} buyers "
+        f"in {time.perf_counter() - t:.1f} s",
+        flush=True,
+    )
+    return listings, clients
+
+
+# ---------------------------------------------------------------------------------------------- API
+
+
+def serve(env: dict) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chanlian", "serve", "--bind", f"127.0.0.1:{PORT}"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    for _ in range(150):
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit("chanlian serve did not answer /healthz")
+
+
+def run_api(listings: list[int], clients: list[dict]) -> tuple[float, list[float], int]:
+    per_client = N_ORDERS // len(clients)
+    latencies: list[list[float]] = [[] for _ in clients]
+    errors: list[str] = []
+    barrier = threading.Barrier(len(clients) + 1)
+
+    def client(k: int):
+        info = clients[k]
+        conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+        headers = {
+            "Authorization": f"Token {info['token']}",
+            "Content-Type": "application/json",
+            "Accept-Language": "zh-hans",
+        }
+
+        def post(i: int) -> float:
+            body = json.dumps(
+                {
+                    "listing": listings[(k * 7 + i) % len(listings)],
+                    "quantity": f"{10 + (i * 13) % 490}",
+                    "delivery_region": info["region"],
+                }
+            )
+            t = time.perf_counter()
+            conn.request("POST", "/api/v1/orders/", body=body, headers=headers)
+            response = conn.getresponse()
+            data = response.read()
+            elapsed = (time.perf_counter() - t) * 1000
+            if response.status != 201:
+                errors.append(f"HTTP {response.status}: {data[:200]!r}")
+            return elapsed
+
+        for i in range(WARMUP):
+            post(10_000 + i)
+        barrier.wait()
+        for i in range(per_client):
+            latencies[k].append(post(i))
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(len(clients))]
+    for th in threads:
+        th.start()
+    barrier.wait()
+    t = time.perf_counter()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t
+    if errors:
+        raise SystemExit(f"{len(errors)} requests failed, first: {errors[0]}")
+    samples = [x for lat in latencies for x in lat]
+    return wall, samples, len(samples)
+
+
+# ---------------------------------------------------------------------------------------------- floor
+
+
+def captured_statements(listing_id: int, client: dict) -> list[str]:
+    """The SQL one ``place_order_from_listing`` sends (the service, as the API view calls it)."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from chanlian.trade import services as trade
+
+    user = client["user"]
+    user.__dict__.pop("_chanlian_principal", None)
+    with CaptureQueriesContext(connection) as ctx, transaction.atomic():
+        trade.place_order_from_listing(user, listing_id, quantity="20", delivery_region=client["region"])
+    return [q["sql"] for q in ctx.captured_queries]
+
+
+def run_floor(listings: list[int], clients: list[dict]) -> tuple[float, list[float]]:
+    """The same rows by hand: per order, in one transaction — the token's user, the buyer's employment,
+    the listing and its tiers, the order INSERT, the audit head FOR UPDATE, the audit INSERT with the
+    hash chained on the head, the head UPDATE."""
+    import psycopg
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    dsn = f"host={db['HOST']} port={db['PORT'] or 5432} user={db['USER']} dbname={db['NAME']}"
+    per_client = N_ORDERS // len(clients)
+    latencies: list[list[float]] = [[] for _ in clients]
+    barrier = threading.Barrier(len(clients) + 1)
+    with psycopg.connect(dsn) as conn:
+        meta = {}
+        for info in clients:
+            row = conn.execute(
+                "SELECT e.enterprise_id, t.user_id FROM authtoken_token t "
+                "JOIN registry_employment e ON e.user_id = t.user_id WHERE t.key = %s",
+                [info["token"]],
+            ).fetchone()
+            meta[info["token"]] = row
+        cluster_id, fee_rate = conn.execute("SELECT id, fee_rate FROM registry_cluster LIMIT 1").fetchone()
+
+    def worker(k: int):
+        info = clients[k]
+        buyer_id, user_id = meta[info["token"]]
+        with psycopg.connect(dsn) as conn:
+            barrier.wait()
+            for i in range(per_client):
+                listing_id = listings[(k * 7 + i) % len(listings)]
+                qty = 10 + (i * 13) % 490
+                t = time.perf_counter()
+                with conn.transaction():
+                    conn.execute(
+                        "SELECT u.id, u.is_active FROM authtoken_token t "
+                        "JOIN auth_user u ON u.id = t.user_id WHERE t.key = %s",
+                        [info["token"]],
+                    ).fetchone()
+                    conn.execute(
+                        "SELECT enterprise_id, role FROM registry_employment WHERE user_id = %s", [user_id]
+                    ).fetchall()
+                    listing = conn.execute(
+                        "SELECT l.id, l.supplier_id, l.status, l.moq, l.available_quantity, l.title, "
+                        "l.spec, l.category, l.unit, l.currency, l.lead_time_days FROM trade_listing l "
+                        "WHERE l.id = %s",
+                        [listing_id],
+                    ).fetchone()
+                    # what the principal, the acting enterprise and the county check read
+                    conn.execute(
+                        "SELECT id FROM registry_cluster WHERE operator_id = %s", [buyer_id]
+                    ).fetchall()
+                    conn.execute(
+                        "SELECT cluster_id FROM registry_membership WHERE enterprise_id = %s "
+                        "AND status = 'verified'",
+                        [buyer_id],
+                    ).fetchall()
+                    conn.execute("SELECT * FROM registry_enterprise WHERE id = %s", [buyer_id]).fetchone()
+                    conn.execute("SELECT * FROM registry_cluster WHERE id = %s", [cluster_id]).fetchone()
+                    conn.execute("SELECT * FROM regions_region WHERE code = %s", [info["region"]]).fetchone()
+                    price = conn.execute(
+                        "SELECT unit_price FROM trade_pricetier WHERE listing_id = %s "
+                        "AND min_quantity <= %s ORDER BY min_quantity DESC LIMIT 1",
+                        [listing_id, qty],
+                    ).fetchone()[0]
+                    ref = "CL" + secrets.token_hex(4).upper()
+                    conn.execute("SELECT 1 FROM trade_order WHERE reference = %s LIMIT 1", [ref]).fetchone()
+                    order_id = conn.execute(
+                        "INSERT INTO trade_order (created_at, updated_at, cluster_id, buyer_id, "
+                        "supplier_id, origin, listing_id, reference, category, title, spec, quantity, unit, "
+                        "unit_price, amount, currency, delivery_region_id, delivery_address, delivery_date, "
+                        "payment_terms, fee_rate, note, status, status_reason, reserved_quantity, "
+                        "quality_grade, acceptance_note, placed_by_id, placed_at) VALUES (now(), now(), "
+                        "%s, %s, %s, 'listing', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, '', "
+                        "current_date + %s, 'escrow', %s, '', 'created', '', 0, '', '', %s, now()) "
+                        "RETURNING id",
+                        [
+                            cluster_id,
+                            buyer_id,
+                            listing[1],
+                            listing_id,
+                            ref,
+                            listing[7],
+                            listing[5],
+                            json.dumps(listing[6]),
+                            qty,
+                            listing[8],
+                            price,
+                            price * qty,
+                            listing[9],
+                            info["region"],
+                            listing[10],
+                            fee_rate,
+                            user_id,
+                        ],
+                    ).fetchone()[0]
+                    seq, head = conn.execute(
+                        "SELECT seq, hash FROM core_audithead WHERE id = 1 FOR UPDATE"
+                    ).fetchone()
+                    data = json.dumps({"after": {"order": order_id, "amount": str(price * qty)}})
+                    digest = hashlib.sha256((head + data).encode()).hexdigest()
+                    conn.execute(
+                        "INSERT INTO core_auditentry (seq, created_at, actor_id, actor_label, action, "
+                        "object_type, object_id, cluster_id, enterprise_id, data, prev_hash, hash) "
+                        "VALUES (%s, now(), %s, 'bench', 'order.place', 'trade.order', %s, %s, %s, %s, %s, "
+                        "%s)",
+                        [seq + 1, user_id, str(order_id), cluster_id, buyer_id, data, head, digest],
+                    )
+                    conn.execute(
+                        "UPDATE core_audithead SET seq = %s, hash = %s WHERE id = 1", [seq + 1, digest]
+                    )
+                latencies[k].append((time.perf_counter() - t) * 1000)
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(len(clients))]
+    for th in threads:
+        th.start()
+    barrier.wait()
+    t = time.perf_counter()
+    for th in threads:
+        th.join()
+    wall = time.perf_counter() - t
+    return wall, [x for lat in latencies for x in lat]
+
+
+# ---------------------------------------------------------------------------------------------- profile
+
+
+def profile_requests(listings: list[int], client: dict, n: int = 200) -> None:
+    """Where a request's time goes: ``n`` order POSTs through the WSGI app in this process, profiled."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        Profiler = None
+    from django.test import Client
+
+    c = Client(HTTP_AUTHORIZATION=f"Token {client['token']}", HTTP_HOST="127.0.0.1")
+
+    def requests():
+        for i in range(n):
+            c.post(
+                "/api/v1/orders/",
+                {
+                    "listing": listings[i % len(listings)],
+                    "quantity": "20",
+                    "delivery_region": client["region"],
+                },
+                content_type="application/json",
+            )
+
+    requests()  # warm
+    if Profiler is not None:
+        profiler = Profiler(interval=0.0005)
+        profiler.start()
+        requests()
+        profiler.stop()
+        print(profiler.output_text(unicode=True, color=False, show_all=False)[:12000], flush=True)
+        return
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    requests()
+    prof.disable()
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(40)
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    backend = setup_database("chanlian_bench_orders")
+    if backend != "postgresql":
+        raise SystemExit("bench/orders.py measures PostgreSQL locks under concurrency: run it on PostgreSQL")
+    from django.db import connection
+
+    listings, clients = generate()
+    statements = captured_statements(listings[0], clients[0])
+    print(f"place_order_from_listing sends {len(statements)} statements:", flush=True)
+    for sql in statements:
+        print(f"  {sql[:150]}", flush=True)
+    connection.close()
+
+    env = {
+        **os.environ,
+        "CHANLIAN_ACCESS_LOG": "/dev/null",
+        "CHANLIAN_SECRET_KEY": secrets.token_urlsafe(40),
+        "CHANLIAN_DEBUG": "0",
+    }
+    env.pop("CHANLIAN_DEMO", None)
+    proc = serve(env)
+    try:
+        wall, samples, n = run_api(listings, clients)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)
+    api_rate = n / wall
+    p50, p95 = statistics.median(samples), percentile(samples, 95)
+    print(
+        f"API  POST /api/v1/orders/ ×{n} ({CLIENTS} clients, chanlian serve 2 workers × 4 threads): "
+        f"{api_rate:7.1f} orders/s   p50 {p50:6.1f} ms   p95 {p95:6.1f} ms",
+        flush=True,
+    )
+    fwall, fsamples = run_floor(listings, clients)
+    floor_rate = len(fsamples) / fwall
+    print(
+        f"floor psycopg, same SQL ×{len(fsamples)} ({CLIENTS} threads): {floor_rate:7.1f} orders/s   "
+        f"p50 {statistics.median(fsamples):6.1f} ms   p95 {percentile(fsamples, 95):6.1f} ms",
+        flush=True,
+    )
+    ratio = api_rate / floor_rate
+    ok = ratio >= TARGET_RATIO and p95 <= TARGET_P95_MS
+    print(
+        f"ratio (API / floor throughput) {ratio:.2f}  target ≥ {TARGET_RATIO}; p95 {p95:.1f} ms target ≤ "
+        f"{TARGET_P95_MS:g} ms: {'OK' if ok else 'MISSED'}",
+        flush=True,
+    )
+    with connection.cursor() as cur:
+        cur.execute("SELECT count(*) FROM trade_order")
+        print(f"orders in the database: {cur.fetchone()[0]}", flush=True)
+    if os.environ.get("BENCH_PROFILE"):
+        profile_requests(listings, clients[0])
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

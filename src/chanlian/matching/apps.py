@@ -1,0 +1,10 @@
+from django.apps import AppConfig
+
+
+class MatchingConfig(AppConfig):
+    name = "chanlian.matching"
+    label = "matching"
+    verbose_name = "Supply–demand matching"
+
+    def ready(self):
+        from . import signals  # noqa: F401  (keeps the search index in step with listings)
