@@ -164,6 +164,22 @@ def test_turns(market, api, demand, quote):
     assert api("buyer").post(f"{url}/award/", {}, format="json").status_code == 201
 
 
+def test_supplier_accepts_a_counter_by_repeating_it(market, api, quote):
+    url = f"/api/v1/quotes/{quote.pk}"
+    r = api("buyer").post(f"{url}/counter/", {"unit_price": "160.00"}, format="json")
+    assert r.status_code == 200, r.content
+    countered = r.json()["current"]
+    # an empty revision repeats every term of the counter: the supplier agrees to it
+    r = api("supplier").post(f"{url}/revise/", {}, format="json")
+    assert r.status_code == 200, r.content
+    agreed = r.json()["current"]
+    assert agreed["side"] == "supplier"
+    for key in ("unit_price", "quantity", "delivery_date", "valid_until", "payment_terms"):
+        assert agreed[key] == countered[key]
+    r = api("buyer").post(f"{url}/award/", {}, format="json")
+    assert (r.status_code, r.json()["unit_price"]) == (201, "160.00")
+
+
 def test_withdraw_and_decline(market, api, demand, quote):
     url = f"/api/v1/quotes/{quote.pk}"
     assert api("buyer").post(f"{url}/withdraw/").status_code == 403

@@ -1012,7 +1012,8 @@ def revise_quote(actor, quote_id, **data) -> Quote:
             code="valid_until_in_past",
             fields={"valid_until": str(terms["valid_until"])},
         )
-    if _same_terms(terms, quote.current_revision):
+    # Repeating the buyer's counter is how the supplier accepts it; repeating its own offer changes nothing.
+    if quote.current_revision.side == Side.SUPPLIER and _same_terms(terms, quote.current_revision):
         raise InvalidInput(_("A revision must change at least one term."), code="no_change")
     revision = _add_revision(actor, quote, Side.SUPPLIER, terms)
     audit.record(
