@@ -22,7 +22,8 @@ def test_login_page_speaks_chinese_by_default():
     assert response.status_code == 200
     assert '<html lang="zh-hans"' in html
     assert "登录" in html and "用户名" in html
-    assert "Region centroids © Vonng/adcode, CC BY 4.0" in html
+    # the CC BY 4.0 attribution of the centroids, in the page's language
+    assert "行政区划中心点坐标：Vonng/adcode，CC BY 4.0" in html
 
 
 def test_pages_stay_chinese_whatever_the_browser_prefers():

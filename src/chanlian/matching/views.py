@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 
 from chanlian.core.errors import InvalidInput, NotFound
 from chanlian.core.permissions import restrict
-from chanlian.industry.packs import all_packs
+from chanlian.industry.packs import all_packs, get_pack
 from chanlian.registry import selectors as registry_selectors
 
 from . import search, selectors
@@ -122,12 +122,15 @@ def search_page(request):
         error = str(exc.detail)
         qs = restrict(search.Listing, request.user).none()
     page = Paginator(qs, PAGE_SIZE).get_page(params.get("page"))
+    rows = list(page.object_list)
+    for row in rows:
+        row.unit_label = _unit_symbol(row)
     pack = sp.pack
     clusters = list(registry_selectors.clusters(request.user))
     context = {
         "error": error,
         "page": page,
-        "rows": list(page.object_list),
+        "rows": rows,
         "sp": sp,
         "q": params.get("q", ""),
         "clusters": clusters,
@@ -152,6 +155,14 @@ def search_page(request):
         response["HX-Push-Url"] = pushed
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+def _unit_symbol(listing) -> str:
+    """The unit as people write it (斤, 吨), not its key in the pack."""
+    try:
+        return get_pack(listing.cluster.pack_key).unit(listing.unit).symbol or listing.unit
+    except Exception:
+        return listing.unit
 
 
 def _rows(results, pack, category_key) -> list[dict]:

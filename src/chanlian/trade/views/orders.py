@@ -327,7 +327,9 @@ def _spec_rows(order: Order) -> list[tuple[str, str]]:
         if callable(choice) and not isinstance(value, list | dict):
             found = choice(str(value))
             shown = local_name(found) if found is not None else value
-        if isinstance(shown, list):
+        if isinstance(shown, bool):
+            shown = _("Yes") if shown else _("No")
+        elif isinstance(shown, list):
             shown = "、".join(str(v) for v in shown)
         elif isinstance(shown, dict):
             shown = " – ".join(str(v) for v in shown.values())
