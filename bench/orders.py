@@ -2,16 +2,18 @@
 server) with 8 concurrent clients, on PostgreSQL.
 
 Data (made at run time in a throw-away database): a tea cluster, suppliers with published listings of
-plenty of stock, and one buyer company per client thread with its own API token. Each client keeps one
-HTTP/1.1 connection and places orders from listings, one after another (``{"listing", "quantity",
+plenty of stock, and one buyer company per client thread with its own API token. Each client uses one
+HTTP/1.1 connection (reopened when the server closes it: ``chanlian serve`` keeps no connection alive
+by default) and places orders from listings, one after another (``{"listing", "quantity",
 "delivery_region"}``, ``Authorization: Token …``). Figures: orders/s over the whole run and the
 latency of each request as the client sees it (p50/p95).
 
 The floor, measured in the same run: the same database work issued directly with psycopg by 8 threads
 — exactly the statements ``place_order_from_listing`` sends, captured with ``CaptureQueriesContext``
-and printed: the reads it makes (session user for the token, the listing, its tiers, the principal's
-rows), the order ``INSERT``, the audit chain's head row locked ``FOR UPDATE``, the audit entry
-``INSERT`` with its sha256 link, the head ``UPDATE``, one transaction per order. Ratio = API
+and printed: the reads it makes (session user for the token, the principal's rows, the listing with its
+cluster and supplier, its tiers, the buyer, the county, the reference check), the order ``INSERT``,
+the audit chain's head row locked ``FOR UPDATE``, the audit entry ``INSERT`` with its sha256 link, the
+head ``UPDATE``, one transaction per order. Ratio = API
 throughput / floor throughput; targets (issue #3): ratio ≥ 0.25 and p95 ≤ 100 ms.
 
     python3 dev.py bench orders                     # BENCH_ORDERS=3000 BENCH_CLIENTS=8
@@ -219,9 +221,10 @@ def captured_statements(listing_id: int, client: dict) -> list[str]:
 
 
 def run_floor(listings: list[int], clients: list[dict]) -> tuple[float, list[float]]:
-    """The same rows by hand: per order, in one transaction — the token's user, the buyer's employment,
-    the listing and its tiers, the order INSERT, the audit head FOR UPDATE, the audit INSERT with the
-    hash chained on the head, the head UPDATE."""
+    """The same rows by hand: per order, in one transaction — the token's user, the principal's three
+    reads, the listing joined with its cluster and supplier, the buyer, the county, the price tier, the
+    reference check, the order INSERT, the audit head FOR UPDATE, the audit INSERT with the hash chained
+    on the head, the head UPDATE: the statements ``captured_statements`` prints, one for one."""
     import psycopg
     from django.conf import settings
 
@@ -259,10 +262,12 @@ def run_floor(listings: list[int], clients: list[dict]) -> tuple[float, list[flo
                     conn.execute(
                         "SELECT enterprise_id, role FROM registry_employment WHERE user_id = %s", [user_id]
                     ).fetchall()
+                    # the listing with its cluster and supplier, one join (as the service reads it)
                     listing = conn.execute(
                         "SELECT l.id, l.supplier_id, l.status, l.moq, l.available_quantity, l.title, "
-                        "l.spec, l.category, l.unit, l.currency, l.lead_time_days FROM trade_listing l "
-                        "WHERE l.id = %s",
+                        "l.spec, l.category, l.unit, l.currency, l.lead_time_days, c.*, s.* "
+                        "FROM trade_listing l JOIN registry_cluster c ON c.id = l.cluster_id "
+                        "JOIN registry_enterprise s ON s.id = l.supplier_id WHERE l.id = %s",
                         [listing_id],
                     ).fetchone()
                     # what the principal, the acting enterprise and the county check read
@@ -275,7 +280,6 @@ def run_floor(listings: list[int], clients: list[dict]) -> tuple[float, list[flo
                         [buyer_id],
                     ).fetchall()
                     conn.execute("SELECT * FROM registry_enterprise WHERE id = %s", [buyer_id]).fetchone()
-                    conn.execute("SELECT * FROM registry_cluster WHERE id = %s", [cluster_id]).fetchone()
                     conn.execute("SELECT * FROM regions_region WHERE code = %s", [info["region"]]).fetchone()
                     price = conn.execute(
                         "SELECT unit_price FROM trade_pricetier WHERE listing_id = %s "

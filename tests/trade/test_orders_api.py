@@ -3,15 +3,21 @@ bad input (nothing changes), state conflicts, paying twice, bank statements and 
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from chanlian.core.models import AuditEntry, IdempotencyRecord
 from chanlian.ledger.models import JournalEntry
+from chanlian.trade import selectors
+from chanlian.trade.api.orders import OrderDetailSerializer
 from chanlian.trade.models import BankLine, BankStatement, Order, Payment, Shipment
 from tests.trade import order_steps
 from tests.trade.test_order_flow_api import books_are, ok, refused, statement_csv, upload
@@ -170,6 +176,33 @@ def test_placing_with_an_idempotency_key_places_once(market, api):
         409,
         "idempotency_key_reused",
     )
+
+
+def test_the_201_is_the_detail_without_reading_the_order_back(market, api):
+    """The new order is answered from the rows the service holds: byte for byte what its detail reads
+    back through ``order_for``, without a query of the parts a new order cannot have yet."""
+    listing = order_steps.published_listing(market)
+    bodies = [
+        listing_body(listing, quantity="520.5", delivery_address="北京市朝阳区", note="分两批"),
+        listing_body(
+            listing, payment_terms="terms_30", delivery_date=str(TODAY() + timezone.timedelta(days=9))
+        ),
+    ]
+    for body in bodies:
+        for language in ("zh-hans", "en"):
+            with CaptureQueriesContext(connection) as ctx:
+                r = place(api, body, HTTP_ACCEPT_LANGUAGE=language)
+            assert r.status_code == 201, r.content
+            sql = " ".join(q["sql"] for q in ctx.captured_queries)
+            assert '"trade_orderevent"' not in sql and '"trade_contract"' not in sql
+            detail = api("buyer").get(f"/api/v1/orders/{r.json()['id']}/", HTTP_ACCEPT_LANGUAGE=language)
+            assert detail.status_code == 200 and detail.content == r.content
+            # and what a serializer of its own (fields built afresh) makes of the order read back
+            request = Request(APIRequestFactory().get("/"))
+            request.user = market.users["buyer"]
+            row = selectors.order_for(request.user, r.json()["id"])
+            fresh = OrderDetailSerializer(row, context={"request": request}).data
+            assert r.json() == json.loads(JSONRenderer().render(fresh))
 
 
 # ----------------------------------------------------------------- lists and detail

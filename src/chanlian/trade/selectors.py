@@ -239,6 +239,35 @@ def order_for(user, order_id):
     return row
 
 
+# What ``order_for`` prefetches; an order that was just placed has none of them yet.
+_ORDER_PARTS = ("events", "shipments", "invoices", "payments", "contracts")
+
+
+def placed_order(user, order):
+    """The order ``user`` has just placed (``order`` as the placing service returned it, in the same
+    request), ready for the same rendering as ``order_for`` without reading it back: a new order has no
+    events, shipments, invoices, payments, contract or dispute yet, and its cluster, parties, listing or
+    award and delivery county are the rows the service already holds (any it does not hold load as
+    usual). Only for an order its placer may see — its buyer's users, or a platform admin — which is
+    every placed order; anything else goes through ``order_for`` and its policy."""
+    from .models import Order
+
+    p = principal_for(user)
+    if not (order.pk and (p.is_platform_admin or order.buyer_id in p.enterprise_ids)):
+        return order_for(user, getattr(order, "pk", None))
+    cache = getattr(order, "_prefetched_objects_cache", None)
+    if cache is None:
+        cache = order._prefetched_objects_cache = {}
+    for name in _ORDER_PARTS:
+        if name not in cache:
+            empty = getattr(Order, name).rel.related_model._default_manager.none()
+            empty._result_cache, empty._prefetch_done = [], True
+            cache[name] = empty
+    if not Order.dispute.related.is_cached(order):
+        Order.dispute.related.set_cached_value(order, None)
+    return order
+
+
 def amount_due(order) -> Decimal:
     """What the buyer must transfer now: an escrow order's amount once its contract is signed, a terms
     order's accepted amount once accepted; 0.00 when nothing is due or it is already paid."""

@@ -401,7 +401,14 @@ def place_order_from_listing(
     (400 ``delivery_in_past``)."""
     from ..selectors import price_for
 
-    listing = restrict(Listing, actor, "view").filter(pk=_pk(listing_id)).first()
+    # The listing with its cluster (status, fee rate) and supplier (the order's other party, which the
+    # answer names) in one read: no lazy load of either later.
+    listing = (
+        restrict(Listing, actor, "view")
+        .select_related("cluster", "supplier")
+        .filter(pk=_pk(listing_id))
+        .first()
+    )
     if listing is None:
         raise NotFound()
     enterprise = _acting_enterprise(actor, buyer, "buyer")
@@ -432,9 +439,9 @@ def place_order_from_listing(
             values.date(delivery_date, "delivery_date"), "delivery_date", "delivery_in_past"
         )
     order = Order.objects.create(
-        cluster_id=listing.cluster_id,
+        cluster=listing.cluster,
         buyer=enterprise,
-        supplier_id=listing.supplier_id,
+        supplier=listing.supplier,
         origin=OrderOrigin.LISTING,
         listing=listing,
         reference=_unique_reference(),
