@@ -1,0 +1,588 @@
+"""Supply-chain finance writes: receivables, confirmation (确权) into vouchers, splits and transfers.
+
+Rules (each service's docstring states its own; docs/finance.md has the tables):
+
+* an order on payment terms that is **accepted and invoiced** yields a receivable for its supplier:
+  creditor = supplier, debtor = buyer, amount = the accepted amount still owed, due = the order's due
+  date (``receivable_for``); the supplier registers it (``register_receivable``), once per order;
+* the **four-flow check** (``selectors.four_flow``) is recomputed at every decision: a receivable that
+  fails it cannot be confirmed (409 ``four_flow_failed``), and later cannot be financed;
+* confirmation is a deliberate act of an **admin of the debtor**, who re-enters the password; it issues a
+  voucher (数字债权凭证) by the debtor to the creditor for the amount, maturing on the due date;
+* the holder splits a voucher into parts that sum to it exactly, to the fen, or transfers it to one of
+  its own suppliers, who accepts or declines; every step is a ``VoucherEvent`` (the chain of custody) and
+  an audit entry;
+* a foreign object is 404 like a missing one; one the actor sees but may not act on is 403.
+
+Locks: a confirmation locks the order row, then the receivable's (the order first, as trade does, so a
+terms payment and a confirmation serialise); a voucher move locks the voucher's row
+(``select_for_update``) and re-reads its status under the lock, so of two concurrent splits or transfers
+of one voucher exactly one wins — the other finds it ``split`` or ``transferring`` (409).
+"""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from chanlian.core import audit
+from chanlian.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from chanlian.core.money import parse_amount
+from chanlian.core.params import parse_id
+from chanlian.core.permissions import restrict
+from chanlian.registry.choices import EnterpriseKind, EnterpriseRole
+from chanlian.registry.models import Enterprise
+from chanlian.registry.principal import principal_for
+from chanlian.trade.choices import InvoiceStatus, OrderStatus, PaymentTerms
+from chanlian.trade.models import Invoice, Order
+
+from . import selectors
+from .choices import (
+    VOUCHER_TRANSITIONS,
+    AssetKind,
+    ReceivableStatus,
+    TransferStatus,
+    VoucherEventKind,
+    VoucherStatus,
+)
+from .models import FinancedAsset, Receivable, Voucher, VoucherEvent, VoucherHolder, VoucherTransfer
+
+__all__ = [
+    "accept_voucher_transfer",
+    "claim_asset",
+    "confirm_receivable",
+    "decline_voucher_transfer",
+    "fingerprints",
+    "receivable_for",
+    "register_receivable",
+    "split_voucher",
+    "transfer_voucher",
+    "withdraw_voucher_transfer",
+]
+
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+MAX_PARTS = 100
+# Orders a receivable can come from: on terms, accepted, awaiting the buyer's payment.
+TERMS = frozenset(PaymentTerms.values) - {PaymentTerms.ESCROW}
+
+
+def _pk(value) -> int:
+    try:
+        return parse_id(value, "id")
+    except InvalidInput:
+        raise NotFound() from None
+
+
+# ---------------------------------------------------------------------------------------- receivables
+
+
+def receivable_for(order: Order) -> Receivable:
+    """The receivable ``order`` yields: the registered one, or an unsaved one with its terms.
+
+    Only an order on payment terms that is accepted (awaiting the buyer's payment), with something still
+    owed and at least one invoice that was not rejected, yields one; otherwise 409 ``not_receivable``."""
+    existing = Receivable.objects.filter(order_id=order.pk).first()
+    if existing is not None:
+        return existing
+    if order.payment_terms not in TERMS:
+        raise Conflict(_("Only an order on payment terms yields a receivable."), code="not_receivable")
+    if order.status != OrderStatus.ACCEPTED or order.accepted_amount is None:
+        raise Conflict(
+            _("Only an accepted order awaiting payment yields a receivable."), code="not_receivable"
+        )
+    owed = selectors.outstanding(order)
+    if owed <= 0:
+        raise Conflict(_("Nothing is owed on this order."), code="not_receivable")
+    if not Invoice.objects.filter(order_id=order.pk).exclude(status=InvoiceStatus.REJECTED).exists():
+        raise Conflict(_("Record the order's invoice first."), code="not_receivable")
+    return Receivable(
+        order=order,
+        cluster_id=order.cluster_id,
+        creditor_id=order.supplier_id,
+        debtor_id=order.buyer_id,
+        amount=owed,
+        currency=order.currency,
+        due_date=order.due_date,
+    )
+
+
+@transaction.atomic
+def register_receivable(actor, order_id) -> Receivable:
+    """The supplier's admins or staff register the receivable of an accepted, invoiced order on terms
+    (``receivable_for``). Once per order: again is 409 ``already_registered``. The four-flow check is not
+    required to register — the receivable page shows what fails — but it is to confirm."""
+    from chanlian.trade.services.orders import lock_order
+
+    order = lock_order(actor, _pk(order_id), "supply")
+    if Receivable.objects.filter(order_id=order.pk).exists():
+        raise Conflict(_("This order's receivable is already registered."), code="already_registered")
+    receivable = receivable_for(order)
+    receivable.registered_by = actor
+    try:
+        with transaction.atomic():
+            receivable.save()
+    except IntegrityError:
+        raise Conflict(
+            _("This order's receivable is already registered."), code="already_registered"
+        ) from None
+    check = selectors.four_flow(order, receivable)
+    audit.record(
+        actor,
+        "receivable.registered",
+        receivable,
+        cluster_id=order.cluster_id,
+        enterprise_id=order.supplier_id,
+        after={
+            "order": order.pk,
+            "amount": receivable.amount,
+            "due_date": receivable.due_date,
+            "four_flow": {c.key: c.ok for c in check.checks},
+        },
+    )
+    return receivable
+
+
+def _debtor_admin(actor, receivable: Receivable) -> None:
+    if principal_for(actor).roles.get(receivable.debtor_id) != EnterpriseRole.ADMIN:
+        raise Forbidden(
+            _("Only an administrator of the debtor may confirm the receivable."), code="not_debtor"
+        )
+
+
+def _new_number() -> str:
+    for _attempt in range(20):
+        number = "PZ" + "".join(secrets.choice(CROCKFORD) for _i in range(10))
+        if not Voucher.objects.filter(number=number).exists():
+            return number
+    raise Conflict(_("Could not allocate a voucher number; try again."), code="number_exhausted")
+
+
+def _event(voucher, kind, actor, *, amount=None, frm=None, to=None, **data) -> VoucherEvent:
+    return VoucherEvent.objects.create(
+        voucher=voucher,
+        kind=kind,
+        actor=actor if getattr(actor, "pk", None) else None,
+        from_enterprise_id=frm,
+        to_enterprise_id=to,
+        amount=voucher.amount if amount is None else amount,
+        data=data,
+    )
+
+
+def _hold(voucher: Voucher, enterprise_id: int) -> None:
+    VoucherHolder.objects.get_or_create(voucher=voucher, enterprise_id=enterprise_id)
+
+
+@transaction.atomic
+def confirm_receivable(actor, receivable_id, *, password) -> Voucher:
+    """The debtor confirms (确权) a registered receivable — its amount and due date — by an **admin**
+    re-entering the password, and so issues a voucher: issuer = the debtor, holder = the creditor, for the
+    amount, maturing on the due date.
+
+    Refusals: not visible 404; visible but not an admin of the debtor 403 ``not_debtor``; already
+    confirmed 409 ``already_confirmed``; wrong password 400 ``wrong_password``; financed as a receivable
+    already 409 ``already_financed``; the four-flow check fails now 409 ``four_flow_failed`` (``fields``
+    names the failing checks)."""
+    seen = selectors.receivable_for_user(actor, receivable_id)
+    _debtor_admin(actor, seen)
+    order = Order.objects.select_for_update().get(pk=seen.order_id)
+    receivable = Receivable.objects.select_for_update().get(pk=seen.pk)
+    if receivable.status != ReceivableStatus.REGISTERED:
+        raise Conflict(_("This receivable is already confirmed."), code="already_confirmed")
+    if not isinstance(password, str) or not password or not actor.check_password(password):
+        raise InvalidInput(
+            _("The password is wrong."), code="wrong_password", fields={"password": _("Wrong password.")}
+        )
+    if FinancedAsset.objects.filter(fingerprint=f"receivable:{receivable.pk}").exists():
+        # Financed as a receivable already: a voucher of it could be financed a second time.
+        raise Conflict(_("This receivable is pledged to a lender."), code="already_financed")
+    check = selectors.four_flow(order, receivable)
+    if not check.ok:
+        raise Conflict(
+            _("The four-flow check fails: %(why)s") % {"why": " ".join(c.reason for c in check.failed)},
+            code="four_flow_failed",
+            fields={c.key: c.reason for c in check.failed},
+        )
+    now = timezone.now()
+    receivable.status = ReceivableStatus.CONFIRMED
+    receivable.confirmed_by = actor
+    receivable.confirmed_at = now
+    receivable.save(update_fields=["status", "confirmed_by", "confirmed_at"])
+    voucher = Voucher.objects.create(
+        number=_new_number(),
+        cluster_id=receivable.cluster_id,
+        receivable=receivable,
+        issuer_id=receivable.debtor_id,
+        holder_id=receivable.creditor_id,
+        amount=receivable.amount,
+        currency=receivable.currency,
+        maturity_date=receivable.due_date,
+        issued_at=now,
+    )
+    voucher.root = voucher
+    voucher.save(update_fields=["root"])
+    _hold(voucher, receivable.creditor_id)
+    _event(voucher, VoucherEventKind.ISSUED, actor, frm=receivable.debtor_id, to=receivable.creditor_id)
+    audit.record(
+        actor,
+        "receivable.confirmed",
+        receivable,
+        cluster_id=receivable.cluster_id,
+        enterprise_id=receivable.debtor_id,
+        before={"status": ReceivableStatus.REGISTERED},
+        after={
+            "status": ReceivableStatus.CONFIRMED,
+            "amount": receivable.amount,
+            "due_date": receivable.due_date,
+            "voucher": voucher.number,
+        },
+    )
+    return voucher
+
+
+# ------------------------------------------------------------------------------------------- vouchers
+
+
+def _lock_voucher(actor, voucher_id, action: str) -> Voucher:
+    """The voucher, its row locked, if ``actor`` may ``action`` it; visible but not allowed is 403,
+    invisible 404."""
+    pk = _pk(voucher_id)
+    row = restrict(Voucher.objects.select_for_update(), actor, action).filter(pk=pk).first()
+    if row is None:
+        if restrict(Voucher, actor, "view").filter(pk=pk).exists():
+            if action == "hold":
+                raise Forbidden(_("Only the voucher's current holder may do this."), code="not_holder")
+            raise Forbidden(_("No transfer of this voucher awaits your enterprise."), code="not_receiver")
+        raise NotFound()
+    return row
+
+
+def _require(voucher: Voucher, to: str) -> None:
+    if to not in VOUCHER_TRANSITIONS.get(voucher.status, frozenset()):
+        raise Conflict(
+            _("A voucher that is %(frm)s cannot be moved now.")
+            % {"frm": VoucherStatus(voucher.status).label},
+            code="voucher_not_active",
+        )
+
+
+def _require_not_matured(voucher: Voucher) -> None:
+    if voucher.maturity_date < timezone.localdate():
+        raise Conflict(
+            _("The voucher matured on %(d)s: it is paid, not split or transferred.")
+            % {"d": voucher.maturity_date.isoformat()},
+            code="voucher_matured",
+        )
+
+
+def _require_not_financed(voucher: Voucher) -> None:
+    if FinancedAsset.objects.filter(fingerprint=f"voucher:{voucher.pk}").exists():
+        raise Conflict(_("This voucher is pledged to a lender."), code="already_financed")
+
+
+def _parts(amounts) -> list[Decimal]:
+    if not isinstance(amounts, list | tuple):
+        raise InvalidInput(
+            _("Give the parts as a list of amounts."), code="invalid_amount", fields={"amounts": "list"}
+        )
+    if len(amounts) < 2:
+        raise InvalidInput(
+            _("A split makes at least two parts."),
+            code="too_few_parts",
+            fields={"amounts": str(len(amounts))},
+        )
+    if len(amounts) > MAX_PARTS:
+        raise InvalidInput(
+            _("A split makes at most %(n)s parts.") % {"n": MAX_PARTS},
+            code="too_many_parts",
+            fields={"amounts": str(len(amounts))},
+        )
+    parts = []
+    for i, value in enumerate(amounts):
+        field = f"amounts.{i}"
+        try:
+            part = parse_amount(value, field=field)
+        except InvalidInput as exc:
+            if exc.code in ("zero_amount", "negative_amount"):
+                raise InvalidInput(
+                    _("Part %(n)s: every part must be more than zero.") % {"n": i + 1},
+                    code="invalid_amount",
+                    fields={field: str(value)[:40]},
+                ) from None
+            if exc.code == "too_many_decimals":
+                raise InvalidInput(
+                    _("Part %(n)s: at most 2 decimals (fen).") % {"n": i + 1},
+                    code="too_many_decimals",
+                    fields={field: str(value)[:40]},
+                ) from None
+            raise InvalidInput(
+                _("Part %(n)s is not an amount.") % {"n": i + 1},
+                code="invalid_amount",
+                fields={field: str(value)[:40]},
+            ) from None
+        parts.append(part)
+    return parts
+
+
+@transaction.atomic
+def split_voucher(actor, voucher_id, *, amounts) -> list[Voucher]:
+    """The holder's admins or staff split a held voucher into 2–100 parts that sum to it exactly.
+
+    Each part is more than zero with at most two decimals (400 ``invalid_amount``,
+    ``too_many_decimals``; fewer than two 400 ``too_few_parts``), and the parts sum to the voucher to the
+    fen (400 ``parts_do_not_sum``). The voucher becomes ``split`` (final) and each part is a new voucher of
+    the same issuer, holder and maturity with ``parent`` set. A voucher being transferred or already split
+    is 409 ``voucher_not_active``; a matured one 409 ``voucher_matured``."""
+    parts = _parts(amounts)
+    voucher = _lock_voucher(actor, voucher_id, "hold")
+    _require(voucher, VoucherStatus.SPLIT)
+    _require_not_matured(voucher)
+    _require_not_financed(voucher)
+    total = sum(parts, Decimal("0.00"))
+    if total != voucher.amount:
+        raise InvalidInput(
+            _("The parts sum to %(t)s, the voucher is %(v)s.")
+            % {"t": f"{total:.2f}", "v": f"{voucher.amount:.2f}"},
+            code="parts_do_not_sum",
+            fields={"amounts": f"{total:.2f} ≠ {voucher.amount:.2f}"},
+        )
+    voucher.status = VoucherStatus.SPLIT
+    voucher.save(update_fields=["status", "updated_at"])
+    now = timezone.now()
+    children = []
+    for part in parts:
+        child = Voucher.objects.create(
+            number=_new_number(),
+            cluster_id=voucher.cluster_id,
+            receivable_id=voucher.receivable_id,
+            parent=voucher,
+            root_id=voucher.root_id or voucher.pk,
+            issuer_id=voucher.issuer_id,
+            holder_id=voucher.holder_id,
+            amount=part,
+            currency=voucher.currency,
+            maturity_date=voucher.maturity_date,
+            issued_at=now,
+        )
+        _hold(child, voucher.holder_id)
+        children.append(child)
+    # The parent's event first: a part's chain of custody reads issue → split → split_from → …
+    _event(
+        voucher,
+        VoucherEventKind.SPLIT,
+        actor,
+        frm=voucher.holder_id,
+        to=voucher.holder_id,
+        parts=[{"number": c.number, "amount": f"{c.amount:.2f}"} for c in children],
+    )
+    for child in children:
+        _event(
+            child,
+            VoucherEventKind.SPLIT_FROM,
+            actor,
+            frm=voucher.holder_id,
+            to=voucher.holder_id,
+            parent=voucher.number,
+        )
+    audit.record(
+        actor,
+        "voucher.split",
+        voucher,
+        cluster_id=voucher.cluster_id,
+        enterprise_id=voucher.holder_id,
+        before={"status": VoucherStatus.HELD, "amount": voucher.amount},
+        after={"status": VoucherStatus.SPLIT, "parts": {c.number: c.amount for c in children}},
+    )
+    return children
+
+
+def _is_supplier_of(supplier_id: int, buyer_id: int) -> bool:
+    """``supplier_id`` sold to ``buyer_id`` on the platform: an order between them that got past the
+    supplier's confirmation and was not cancelled."""
+    return (
+        Order.objects.filter(buyer_id=buyer_id, supplier_id=supplier_id)
+        .exclude(status__in=[OrderStatus.CREATED, OrderStatus.CANCELLED])
+        .exists()
+    )
+
+
+@transaction.atomic
+def transfer_voucher(actor, voucher_id, *, to_enterprise) -> VoucherTransfer:
+    """The holder's admins or staff offer a held voucher to one of the holder's **own suppliers** (an
+    enterprise that sold to it on the platform: 409 ``not_your_supplier``) as payment. The voucher is
+    ``transferring`` until the receiver accepts or declines. Unknown receiver 400 ``invalid_enterprise``;
+    to oneself 400 ``same_enterprise``; a voucher not held 404 (403 ``not_holder`` if visible); already
+    split or being transferred 409 ``voucher_not_active``; matured 409 ``voucher_matured``."""
+    try:
+        to_id = parse_id(to_enterprise, "to_enterprise", code="invalid_enterprise")
+    except InvalidInput:
+        raise InvalidInput(
+            _("Choose the enterprise to transfer to."),
+            code="invalid_enterprise",
+            fields={"to_enterprise": str(to_enterprise)[:40]},
+        ) from None
+    voucher = _lock_voucher(actor, voucher_id, "hold")
+    _require(voucher, VoucherStatus.TRANSFERRING)
+    _require_not_matured(voucher)
+    _require_not_financed(voucher)
+    receiver = Enterprise.objects.filter(pk=to_id, kind=EnterpriseKind.COMPANY).first()
+    if receiver is None:
+        raise InvalidInput(
+            _("Choose the enterprise to transfer to."),
+            code="invalid_enterprise",
+            fields={"to_enterprise": str(to_id)},
+        )
+    if receiver.pk == voucher.holder_id:
+        raise InvalidInput(
+            _("The voucher is already yours."), code="same_enterprise", fields={"to_enterprise": str(to_id)}
+        )
+    if not _is_supplier_of(receiver.pk, voucher.holder_id):
+        raise Conflict(
+            _("A voucher is passed to your own suppliers: %(name)s has not sold to you on the platform.")
+            % {"name": receiver.name},
+            code="not_your_supplier",
+            fields={"to_enterprise": str(to_id)},
+        )
+    transfer = VoucherTransfer.objects.create(
+        voucher=voucher,
+        cluster_id=voucher.cluster_id,
+        from_enterprise_id=voucher.holder_id,
+        to_enterprise_id=receiver.pk,
+        offered_by=actor,
+    )
+    voucher.status = VoucherStatus.TRANSFERRING
+    voucher.save(update_fields=["status", "updated_at"])
+    _event(
+        voucher,
+        VoucherEventKind.TRANSFER_OFFERED,
+        actor,
+        frm=voucher.holder_id,
+        to=receiver.pk,
+        transfer=transfer.pk,
+    )
+    audit.record(
+        actor,
+        "voucher.transfer_offered",
+        voucher,
+        cluster_id=voucher.cluster_id,
+        enterprise_id=voucher.holder_id,
+        before={"status": VoucherStatus.HELD},
+        after={"status": VoucherStatus.TRANSFERRING, "to": receiver.pk, "transfer": transfer.pk},
+    )
+    return transfer
+
+
+def _answer(actor, voucher_id, status: str, reason: str = "") -> Voucher:
+    voucher = _lock_voucher(actor, voucher_id, "hold" if status == TransferStatus.WITHDRAWN else "receive")
+    # Re-read under the lock: a concurrent answer may have settled the transfer while this one waited
+    # (the policy's EXISTS was evaluated before the lock was granted).
+    transfer = (
+        VoucherTransfer.objects.select_for_update()
+        .filter(voucher=voucher, status=TransferStatus.PENDING)
+        .first()
+    )
+    if transfer is None or voucher.status != VoucherStatus.TRANSFERRING:
+        raise Conflict(_("No transfer of this voucher is pending."), code="voucher_not_active")
+    _require(voucher, VoucherStatus.HELD)
+    transfer.status = status
+    transfer.reason = reason
+    transfer.answered_by = actor
+    transfer.answered_at = timezone.now()
+    transfer.save(update_fields=["status", "reason", "answered_by", "answered_at"])
+    frm = voucher.holder_id
+    voucher.status = VoucherStatus.HELD
+    if status == TransferStatus.ACCEPTED:
+        voucher.holder_id = transfer.to_enterprise_id
+        _hold(voucher, transfer.to_enterprise_id)
+    voucher.save(update_fields=["status", "holder", "updated_at"])
+    kind = {
+        TransferStatus.ACCEPTED: VoucherEventKind.TRANSFER_ACCEPTED,
+        TransferStatus.DECLINED: VoucherEventKind.TRANSFER_DECLINED,
+        TransferStatus.WITHDRAWN: VoucherEventKind.TRANSFER_WITHDRAWN,
+    }[status]
+    _event(voucher, kind, actor, frm=frm, to=transfer.to_enterprise_id, transfer=transfer.pk, reason=reason)
+    audit.record(
+        actor,
+        f"voucher.transfer_{status}",
+        voucher,
+        cluster_id=voucher.cluster_id,
+        enterprise_id=frm if status == TransferStatus.WITHDRAWN else transfer.to_enterprise_id,
+        before={"status": VoucherStatus.TRANSFERRING, "holder": frm},
+        after={"status": VoucherStatus.HELD, "holder": voucher.holder_id, "transfer": transfer.pk},
+    )
+    return voucher
+
+
+@transaction.atomic
+def accept_voucher_transfer(actor, voucher_id) -> Voucher:
+    """The receiver's admins or staff accept the voucher offered to their enterprise: it becomes its
+    holder. No transfer pending for the actor's enterprise: 404, or 403 ``not_receiver`` if the voucher is
+    visible to it."""
+    return _answer(actor, voucher_id, TransferStatus.ACCEPTED)
+
+
+@transaction.atomic
+def decline_voucher_transfer(actor, voucher_id, *, reason="") -> Voucher:
+    """The receiver declines: the voucher stays with the holder, ``held`` again. Reason ≤ 500 characters
+    (400 ``too_long``)."""
+    reason = str(reason or "").strip()
+    if len(reason) > 500:
+        raise InvalidInput(_("At most 500 characters."), code="too_long", fields={"reason": "500"})
+    return _answer(actor, voucher_id, TransferStatus.DECLINED, reason)
+
+
+@transaction.atomic
+def withdraw_voucher_transfer(actor, voucher_id) -> Voucher:
+    """The holder's admins or staff withdraw their pending offer before the receiver answers: the voucher
+    is ``held`` again. No offer pending 409 ``voucher_not_active``; not the holder 403 / 404."""
+    return _answer(actor, voucher_id, TransferStatus.WITHDRAWN)
+
+
+# ------------------------------------------------------------------------------- no asset financed twice
+
+
+def fingerprints(asset) -> list[tuple[str, str]]:
+    """The fingerprints ``(kind, fingerprint)`` that financing ``asset`` (a voucher or a receivable)
+    claims. A voucher part is itself; a receivable is itself and every invoice behind it (by code +
+    number: an invoice exists once in the country, whatever order it was recorded on)."""
+    if isinstance(asset, Voucher):
+        return [(AssetKind.VOUCHER, f"voucher:{asset.pk}")]
+    if isinstance(asset, Receivable):
+        prints = [(AssetKind.RECEIVABLE, f"receivable:{asset.pk}")]
+        for inv in Invoice.objects.filter(order_id=asset.order_id).exclude(status=InvoiceStatus.REJECTED):
+            prints.append((AssetKind.INVOICE, f"invoice:{inv.code}:{inv.number}"))
+        return prints
+    raise TypeError("a voucher or a receivable")
+
+
+@transaction.atomic
+def claim_asset(asset, *, claimed_by: str) -> list[FinancedAsset]:
+    """Record that ``asset`` is financed (by ``claimed_by``, the financing's reference). Any fingerprint
+    already claimed — by any lender, even at the same instant — is 409 ``already_financed`` and nothing
+    is claimed. Called by the financing services of a later session; no API calls it yet."""
+    rows = []
+    try:
+        with transaction.atomic():
+            for kind, fp in fingerprints(asset):
+                rows.append(
+                    FinancedAsset.objects.create(
+                        fingerprint=fp,
+                        kind=kind,
+                        cluster_id=asset.cluster_id,
+                        voucher=asset if isinstance(asset, Voucher) else None,
+                        receivable=asset if isinstance(asset, Receivable) else None,
+                        invoice=Invoice.objects.filter(code=fp.split(":")[1], number=fp.split(":")[2])
+                        .exclude(status=InvoiceStatus.REJECTED)
+                        .first()
+                        if kind == AssetKind.INVOICE
+                        else None,
+                        claimed_by=str(claimed_by)[:64],
+                    )
+                )
+    except IntegrityError:
+        raise Conflict(_("This asset is already financed."), code="already_financed") from None
+    return rows

@@ -1,0 +1,100 @@
+"""Races on vouchers that only real row locks settle (PostgreSQL; skipped on SQLite)."""
+
+from __future__ import annotations
+
+import pytest
+
+from chanlian.finance import services
+from chanlian.finance.models import FinancedAsset, Voucher, VoucherEvent, VoucherTransfer
+from tests.finance.helpers import PASSWORD, confirmed_voucher, registered, tier2
+from tests.personas import build_world
+from tests.racing import postgres_only, race  # noqa: F401 (autouse fixture)
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def _outcomes(results):
+    return sorted(r[0] for r in results), {r[1] for r in results if r[0] == "error"}
+
+
+def test_concurrent_splits_of_one_voucher_one_wins():
+    world = build_world()
+    voucher = confirmed_voucher(world)
+    supplier = world.users["supplier"]
+    results = race(
+        8,
+        lambda i: len(
+            services.split_voucher(supplier, voucher.pk, amounts=[f"{i + 1}.00", f"{35999 - i}.00"])
+        ),
+    )
+    kinds, codes = _outcomes(results)
+    assert kinds == ["error"] * 7 + ["ok"], results
+    assert codes == {"voucher_not_active"}
+    assert Voucher.objects.filter(parent=voucher).count() == 2
+    assert VoucherEvent.objects.filter(voucher=voucher, kind="split").count() == 1
+
+
+def test_a_split_and_a_transfer_at_once_one_wins():
+    world = build_world()
+    voucher = confirmed_voucher(world)
+    rival = tier2(world)
+    supplier = world.users["supplier"]
+
+    def go(i):
+        if i % 2:
+            return services.transfer_voucher(supplier, voucher.pk, to_enterprise=rival.pk).pk
+        return len(services.split_voucher(supplier, voucher.pk, amounts=["1.00", "35999.00"]))
+
+    results = race(6, go)
+    kinds, codes = _outcomes(results)
+    assert kinds == ["error"] * 5 + ["ok"], results
+    assert codes == {"voucher_not_active"}
+    voucher.refresh_from_db()
+    transfers = VoucherTransfer.objects.filter(voucher=voucher).count()
+    parts = Voucher.objects.filter(parent=voucher).count()
+    assert (voucher.status, transfers, parts) in (("transferring", 1, 0), ("split", 0, 2))
+
+
+def test_accept_decline_and_withdraw_at_once_one_wins():
+    world = build_world()
+    voucher = confirmed_voucher(world)
+    rival = tier2(world)
+    services.transfer_voucher(world.users["supplier"], voucher.pk, to_enterprise=rival.pk)
+    receiver, holder = world.users["rival"], world.users["supplier"]
+
+    def go(i):
+        if i % 3 == 0:
+            return services.accept_voucher_transfer(receiver, voucher.pk).holder_id
+        if i % 3 == 1:
+            return services.decline_voucher_transfer(receiver, voucher.pk).holder_id
+        return services.withdraw_voucher_transfer(holder, voucher.pk).holder_id
+
+    results = race(9, go)
+    kinds, codes = _outcomes(results)
+    assert kinds.count("ok") == 1 and "crash" not in kinds, results
+    assert codes <= {"voucher_not_active", "not_found", "not_holder"}, codes
+    answered = VoucherTransfer.objects.get(voucher=voucher)
+    assert answered.status in ("accepted", "declined", "withdrawn")
+    ends = ["transfer_accepted", "transfer_declined", "transfer_withdrawn"]
+    assert VoucherEvent.objects.filter(voucher=voucher, kind__in=ends).count() == 1
+
+
+def test_the_debtor_confirms_once_however_often_it_clicks():
+    world = build_world()
+    receivable = registered(world)
+    buyer = world.users["buyer"]
+    results = race(6, lambda i: services.confirm_receivable(buyer, receivable.pk, password=PASSWORD).pk)
+    kinds, codes = _outcomes(results)
+    assert kinds == ["error"] * 5 + ["ok"], results
+    assert codes == {"already_confirmed"}
+    assert Voucher.objects.filter(receivable=receivable).count() == 1
+
+
+def test_an_asset_claimed_at_the_same_instant_is_claimed_once():
+    world = build_world()
+    voucher = confirmed_voucher(world)
+    results = race(10, lambda i: len(services.claim_asset(voucher, claimed_by=f"lender:{i}")))
+    kinds, codes = _outcomes(results)
+    assert kinds == ["error"] * 9 + ["ok"], results
+    assert codes == {"already_financed"}
+    assert FinancedAsset.objects.filter(fingerprint=f"voucher:{voucher.pk}").count() == 1
