@@ -1,8 +1,11 @@
-"""Industrial data: the price index and the market-price import (issue #6).
+"""Industrial data (issue #6): the analytics store, the cockpit, the price index, market-price imports.
 
-Pure Python for now: the modules take plain data and return plain data, with no Django models, views or
-URLs. The cockpit, the analytics snapshots and the API are wired around them later.
+The Django app has no models yet. Its modules:
 
+* :mod:`chanlian.insights.snapshot` — the analytics store: trade facts in Parquet parts, read with DuckDB.
+* :mod:`chanlian.insights.cockpit` / :mod:`chanlian.insights.privacy` — the cockpit's figures per scope,
+  the threshold rule and complementary suppression; ``api``, ``views``, ``urls`` publish them
+  (docs/insights.md).
 * :mod:`chanlian.insights.priceindex` — elementary aggregates, Laspeyres/Paasche/Fisher/Törnqvist (fixed-base
   and chained), GEKS, outliers, imputation, contributions, chain-linking, immutable releases.
 * :mod:`chanlian.insights.market_prices` — CSV/XLSX daily wholesale price reports: encodings, header map,

@@ -1,0 +1,33 @@
+"""``api_urlpatterns`` are mounted under /api/v1/; ``urlpatterns`` (the pages) under /insights/, namespace
+"insights". Each chart answers JSON, or CSV with ``?format=csv`` or the ``.csv`` suffix."""
+
+from django.urls import path
+
+from . import api, views
+
+CHARTS = [
+    ("monthly", api.MonthlyView),
+    ("categories", api.CategoriesView),
+    ("grades", api.GradesView),
+    ("origins", api.OriginsView),
+    ("supply-demand", api.SupplyDemandView),
+    ("mine", api.MineView),
+]
+
+api_urlpatterns = [
+    route
+    for chart, view in CHARTS
+    for route in (
+        path(f"insights/clusters/<str:pk>/{chart}/", view.as_view(), name=f"insights-{chart}"),
+        path(
+            f"insights/clusters/<str:pk>/{chart}.csv",
+            view.as_view(),
+            {"format": "csv"},
+            name=f"insights-{chart}-csv",
+        ),
+    )
+]
+
+urlpatterns = [
+    path("clusters/<int:pk>/", views.cockpit_page, name="cockpit"),
+]
