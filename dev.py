@@ -84,6 +84,7 @@ def cmd_up(args) -> None:
     env = {**os.environ, "CHANLIAN_DEMO": "1"}
     chanlian("migrate", "--noinput", env=env)
     chanlian("demo", env=env)
+    chanlian("insights", "refresh", env=env)  # the cockpit's analytics store, from the demo's orders
     port = os.environ.get("PORT", "8000")
     chanlian("serve", "--bind", f"127.0.0.1:{port}", *args, env=env)
 

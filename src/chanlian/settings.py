@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "chanlian.ledger",
     "chanlian.trade",
     "chanlian.matching",
+    "chanlian.finance",
+    "chanlian.insights",
     "chanlian.web",
     "chanlian.demo",
 ]

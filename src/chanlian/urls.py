@@ -3,7 +3,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from chanlian.core.api_views import AuditVerifyView, TokenView, healthz
+from chanlian.finance.urls import api_urlpatterns as finance_api
+from chanlian.finance.urls import urlpatterns as finance_pages
 from chanlian.industry.urls import api_urlpatterns as industry_api
+from chanlian.insights.urls import api_urlpatterns as insights_api
+from chanlian.insights.urls import urlpatterns as insights_pages
 from chanlian.ledger.urls import api_urlpatterns as ledger_api
 from chanlian.ledger.urls import urlpatterns as ledger_pages
 from chanlian.matching.urls import api_urlpatterns as matching_api
@@ -25,6 +29,8 @@ api_v1 = [
     # Before trade: /demands/{id}/matches/ and /listings/{id}/matches/ sit beside trade's routers.
     *matching_api,
     *trade_api,
+    *finance_api,
+    *insights_api,
 ]
 
 urlpatterns = [
@@ -35,6 +41,8 @@ urlpatterns = [
     path("ledger/", include((ledger_pages, "ledger"))),
     path("trade/", include((trade_pages, "trade"))),
     path("matching/", include((matching_pages, "matching"))),
+    path("insights/", include((insights_pages, "insights"))),
+    path("finance/", include((finance_pages, "finance"))),
     path("", include("chanlian.web.urls")),
 ]
 

@@ -16,6 +16,8 @@ pytestmark = pytest.mark.django_db
 def client_as(market):
     def make(name=None):
         client = Client(HTTP_ACCEPT_LANGUAGE="en")
+        # pages speak Chinese unless the language switch chose English (its cookie)
+        client.cookies["django_language"] = "en"
         if name is not None:
             client.force_login(market.users[name])
         return client
