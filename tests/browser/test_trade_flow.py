@@ -25,7 +25,7 @@ from tests.browser.test_operator_flow import (  # noqa: F401  (fixtures)
     screenshots,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def _order_page(session: Session, order_id: int):

@@ -16,7 +16,7 @@ from tests.browser.test_operator_flow import (  # noqa: F401  (fixtures)
     screenshots,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_finance_flow(live_server, browser, screenshots):  # noqa: F811

@@ -5,7 +5,7 @@ from collections import defaultdict
 from decimal import Decimal
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from chanlian.core.errors import InvalidInput
 from chanlian.insights import cockpit, privacy, snapshot
@@ -106,8 +106,12 @@ def test_breakdowns_equal_the_database(history, dim):
         assert sum(r["share"] for r in chart.rows) == pytest.approx(1, abs=1e-3)
         gmvs = [Decimal(r["gmv"]) for r in chart.rows]
         assert gmvs == sorted(gmvs, reverse=True)
-    names = {r["category"]: r["name"] for r in cockpit.breakdown(tea, OP, months[0], "category").rows}
+    with translation.override("zh-hans"):
+        names = {r["category"]: r["name"] for r in cockpit.breakdown(tea, OP, months[0], "category").rows}
     assert names["raw_tea"] == "铁观音毛茶"
+    with translation.override("en"):
+        names = {r["category"]: r["name"] for r in cockpit.breakdown(tea, OP, months[0], "category").rows}
+    assert names["raw_tea"] == "Tieguanyin raw tea (maocha)"
 
 
 def test_origins_and_flows_equal_the_database(history):

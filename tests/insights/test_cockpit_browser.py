@@ -12,7 +12,7 @@ from chanlian.insights import snapshot
 from tests.browser.test_operator_flow import CHROMIUM_ARGS, DESKTOP, PHONE, browser, screenshots  # noqa: F401
 from tests.insights.facts import closed_month, enterprises, order, store  # noqa: F401
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
