@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy as _
 
@@ -58,3 +60,31 @@ def county_choices(q: str = "", limit: int | None = 20) -> list[tuple[str, str]]
     """
     qs = search_regions(q, level=RegionLevel.COUNTY).values_list("code", "full_name")
     return list(qs if limit is None else qs[:limit])
+
+
+CODE_IN_TEXT = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+
+
+def read_region_code(text) -> str:
+    """What a person typed as a region → a 6-digit code where one can be read from it.
+
+    "350524", "350524 福建省泉州市安溪县" (a datalist pick), an unambiguous name ("安溪县") or full name give
+    the code; anything else comes back as typed (at most 64 characters), for the selector or service to
+    refuse with its own error. Used by every form with a region field (web, trade).
+    """
+    text = str(text or "").strip()
+    if not text:
+        return ""
+    found = CODE_IN_TEXT.search(text)
+    if found:
+        return found.group(1)
+    if len(text) > 64:
+        return text[:64]
+    exact = list(search_regions().filter(name=text).values_list("code", flat=True)[:2])
+    exact = exact or list(search_regions().filter(full_name=text).values_list("code", flat=True)[:2])
+    if len(exact) == 1:
+        return exact[0]
+    counties = county_choices(text, limit=2)
+    if len(counties) == 1:
+        return counties[0][0]
+    return text

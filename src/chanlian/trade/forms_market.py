@@ -8,17 +8,16 @@ or integer a number with its unit (a from–to range for a demand), a text a tex
 
 from __future__ import annotations
 
-import re
-
 from django import forms
 from django.urls import reverse_lazy
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
+from chanlian.regions.selectors import read_region_code as region_code
+
 from .choices import DemandVisibility, PaymentTerms
 
 MAX_TIER_ROWS = 10
-CODE_IN_TEXT = re.compile(r"(?<!\d)(\d{6})(?!\d)")
 
 # The county autocomplete of the directory page: htmx fills the datalist while the person types.
 REGION_ATTRS = {
@@ -68,29 +67,6 @@ def unit_symbol(pack, key: str) -> str:
         return pack.unit(key).symbol or key
     except Exception:
         return key
-
-
-def region_code(text) -> str:
-    """What a person typed as a county → its 6-digit code where one can be read from it ("350524",
-    a datalist pick "350524 福建省泉州市安溪县", an unambiguous name); else the text, for the service to
-    refuse with its own message."""
-    from chanlian.regions.selectors import county_choices, search_regions
-
-    text = str(text or "").strip()
-    if not text:
-        return ""
-    found = CODE_IN_TEXT.search(text)
-    if found:
-        return found.group(1)
-    if len(text) > 64:
-        return text[:64]
-    exact = list(search_regions().filter(name=text).values_list("code", flat=True)[:2])
-    if len(exact) == 1:
-        return exact[0]
-    counties = county_choices(text, limit=2)
-    if len(counties) == 1:
-        return counties[0][0]
-    return text
 
 
 def _text(label, *, required=False, max_length=200, **attrs):

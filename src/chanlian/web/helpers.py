@@ -5,15 +5,13 @@ Nothing here writes. Reads of permission-scoped data start from ``restrict`` or 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from chanlian.core.errors import ServiceError
-
-CODE_IN_TEXT = re.compile(r"(?<!\d)(\d{6})(?!\d)")
+from chanlian.regions.selectors import read_region_code as region_code  # noqa: F401
 
 
 def _attr(obj, name: str):
@@ -112,29 +110,3 @@ class PackCache:
 
     def stage_name(self, pack_key: str, stage: str) -> str:
         return stage_name(self.get(pack_key), stage)
-
-
-def region_code(text) -> str:
-    """What a person typed as a region → a 6-digit code where one can be read from it.
-
-    "350524", "350524 福建省泉州市安溪县" (a datalist pick) and an unambiguous name ("安溪县") give the code;
-    anything else comes back as typed, for the selector or service to refuse with its own error.
-    """
-    from chanlian.regions.selectors import county_choices, search_regions
-
-    text = str(text or "").strip()
-    if not text:
-        return ""
-    found = CODE_IN_TEXT.search(text)
-    if found:
-        return found.group(1)
-    if len(text) > 64:
-        return text[:64]
-    exact = list(search_regions().filter(name=text).values_list("code", flat=True)[:2])
-    exact = exact or list(search_regions().filter(full_name=text).values_list("code", flat=True)[:2])
-    if len(exact) == 1:
-        return exact[0]
-    counties = county_choices(text, limit=2)
-    if len(counties) == 1:
-        return counties[0][0]
-    return text
