@@ -15,7 +15,7 @@ from decimal import Decimal
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext
 
 from chanlian.core.permissions import one_or_404, restrict
 from chanlian.ledger.models import JournalLine
@@ -297,7 +297,9 @@ def four_flow(order: Order, receivable: Receivable) -> FourFlow:
 
 def _verdict(key: str, problems: list[str], passed: str) -> Check:
     if problems:
-        return Check(key, False, "; ".join(str(p) for p in problems).capitalize() + ".")
+        # one sentence in the reader's language: "A; b." / "甲；乙。" (only the first letter raised)
+        text = pgettext("list of problems", "; ").join(str(p) for p in problems)
+        return Check(key, False, text[:1].upper() + text[1:] + pgettext("end of a sentence", "."))
     return Check(key, True, str(passed))
 
 
