@@ -192,6 +192,9 @@ def apply_rows(model, rows: list[RegionRow], *, using: str = DEFAULT_DB_ALIAS) -
     result = LoadResult(total=len(rows))
     result.inherited = sum(r.centroid_inherited for r in rows)
     result.without_centroid = sum(r.lon is None for r in rows)
+    from .selectors import forget_regions
+
+    forget_regions()
     manager = model._default_manager.db_manager(using)
     with transaction.atomic(using=using):
         existing = {v[0]: tuple(v[1:]) for v in manager.values_list("code", *_FIELDS)}
@@ -236,6 +239,9 @@ def load_regions(stdout=None, *, model=None, using: str = DEFAULT_DB_ALIAS) -> L
 
 def unload_regions(model, *, using: str = DEFAULT_DB_ALIAS) -> None:
     """Delete every region: the reverse of migration 0002. Other apps' rows that refer to one protect it."""
+    from .selectors import forget_regions
+
+    forget_regions()
     manager = model._default_manager.db_manager(using)
     with transaction.atomic(using=using):
         # ``parent`` is PROTECT: detach the tree first so the regions do not protect one another.

@@ -21,6 +21,17 @@ def _region_policy(qs: QuerySet, user, action: str) -> QuerySet:
     return qs if action == "view" else qs.none()
 
 
+# Regions found by ``get_region``, by code. Regions are shipped reference data that only the loader
+# writes (``loader.apply_rows`` empties this), and a request placing an order or saving an enterprise
+# reads one: kept per process, hits only (a code not yet loaded is looked up again next time). The
+# instances are shared between threads and must be treated as read-only.
+_FOUND: dict[str, Region] = {}
+
+
+def forget_regions() -> None:
+    _FOUND.clear()
+
+
 def get_region(code: str) -> Region:
     """The region with this six-digit code; ``InvalidInput(code="unknown_region")`` if malformed or unknown.
 
@@ -28,10 +39,13 @@ def get_region(code: str) -> Region:
     """
     text = str(code).strip() if isinstance(code, str | int) and not isinstance(code, bool) else ""
     if CODE_RE.fullmatch(text):
-        try:
-            return Region.objects.get(code=text)
-        except Region.DoesNotExist:
-            pass
+        region = _FOUND.get(text)
+        if region is not None:
+            return region
+        region = Region.objects.filter(code=text).first()
+        if region is not None:
+            _FOUND[text] = region
+            return region
     raise InvalidInput(
         _("Unknown region code: %(code)s.") % {"code": str(code)[:20]},
         code="unknown_region",

@@ -62,45 +62,76 @@ class Principal:
 ANONYMOUS = Principal(user_id=None)
 
 
+_SQL: str | None = None
+
+
+def _sql() -> str:
+    """One statement for everything a principal holds: the user's employments (with the enterprise's
+    kind), the clusters its acting enterprises operate, the clusters where one of its enterprises is a
+    verified member, and the clusters its government bodies oversee — four ``UNION ALL`` branches told
+    apart by the first column. Portable SQL (SQLite and PostgreSQL); table names from the models."""
+    global _SQL
+    if _SQL is None:
+        from .models import Cluster, Employment, Enterprise, Membership
+
+        emp, ent = Employment._meta.db_table, Enterprise._meta.db_table
+        clu, mem = Cluster._meta.db_table, Membership._meta.db_table
+        gov = Cluster.government_bodies.through._meta.db_table
+        # Table names from the models, values as parameters: nothing here comes from a request.
+        _SQL = (
+            f"SELECT 'e', e.enterprise_id, e.role, x.kind FROM {emp} e "  # noqa: S608
+            f"JOIN {ent} x ON x.id = e.enterprise_id WHERE e.user_id = %(u)s "
+            f"UNION ALL SELECT 'o', c.id, NULL, NULL FROM {clu} c WHERE c.operator_id IN "
+            f"(SELECT enterprise_id FROM {emp} WHERE user_id = %(u)s AND role IN (%(admin)s, %(staff)s)) "
+            f"UNION ALL SELECT 'm', m.cluster_id, NULL, NULL FROM {mem} m WHERE m.status = %(verified)s "
+            f"AND m.enterprise_id IN (SELECT enterprise_id FROM {emp} WHERE user_id = %(u)s) "
+            f"UNION ALL SELECT 'g', g.cluster_id, NULL, NULL FROM {gov} g WHERE g.enterprise_id IN "
+            f"(SELECT e.enterprise_id FROM {emp} e JOIN {ent} x ON x.id = e.enterprise_id "
+            f"WHERE e.user_id = %(u)s AND x.kind = %(government)s)"
+        )
+    return _SQL
+
+
+def _read(user_id: int):
+    from django.db import connection
+
+    roles: dict[int, str] = {}
+    kinds: dict[int, str] = {}
+    sets: dict[str, set[int]] = {"o": set(), "m": set(), "g": set()}
+    with connection.cursor() as cur:
+        cur.execute(
+            _sql(),
+            {
+                "u": user_id,
+                "admin": EnterpriseRole.ADMIN.value,
+                "staff": EnterpriseRole.STAFF.value,
+                "verified": MembershipStatus.VERIFIED.value,
+                "government": EnterpriseKind.GOVERNMENT.value,
+            },
+        )
+        for tag, ident, role, kind in cur.fetchall():
+            if tag == "e":
+                roles[ident], kinds[ident] = role, kind
+            else:
+                sets[tag].add(ident)
+    return roles, kinds, sets["o"], sets["m"], sets["g"]
+
+
 def principal_for(user) -> Principal:
     if user is None or not getattr(user, "is_authenticated", False):
         return ANONYMOUS
     cached = getattr(user, "_chanlian_principal", None)
     if cached is not None:
         return cached
-    from .models import Cluster, Employment, Membership
-
-    rows = list(
-        Employment.objects.filter(user_id=user.pk).values_list("enterprise_id", "role", "enterprise__kind")
-    )
-    roles = {eid: role for eid, role, _ in rows}
-    kinds = {eid: kind for eid, _, kind in rows}
-    acting = [eid for eid, role, _ in rows if role in (EnterpriseRole.ADMIN, EnterpriseRole.STAFF)]
-    operated: frozenset[int] = frozenset()
-    member: frozenset[int] = frozenset()
-    overseen: frozenset[int] = frozenset()
-    if roles:
-        operated = frozenset(Cluster.objects.filter(operator_id__in=acting).values_list("id", flat=True))
-        member = frozenset(
-            Membership.objects.filter(
-                enterprise_id__in=list(roles), status=MembershipStatus.VERIFIED
-            ).values_list("cluster_id", flat=True)
-        )
-        gov = [eid for eid, kind in kinds.items() if kind == EnterpriseKind.GOVERNMENT]
-        if gov:
-            overseen = frozenset(
-                Cluster.government_bodies.through.objects.filter(enterprise_id__in=gov).values_list(
-                    "cluster_id", flat=True
-                )
-            )
+    roles, kinds, operated, member, overseen = _read(user.pk)
     principal = Principal(
         user_id=user.pk,
         is_platform_admin=bool(user.is_superuser),
         roles=roles,
         kinds=kinds,
-        operated_cluster_ids=operated,
-        member_cluster_ids=member,
-        overseen_cluster_ids=overseen,
+        operated_cluster_ids=frozenset(operated),
+        member_cluster_ids=frozenset(member),
+        overseen_cluster_ids=frozenset(overseen),
     )
     user._chanlian_principal = principal
     return principal

@@ -100,7 +100,10 @@ def price_for(listing: Listing, quantity) -> TierPrice:
             code="exceeds_available",
             fields={"quantity": str(amount)},
         )
-    tiers = sorted(listing.tiers.all(), key=lambda t: t.min_quantity)
+    prefetched = getattr(listing, "_prefetched_objects_cache", {})
+    # Sorted here, so the query needs no ORDER BY (the model's ordering would join the listing for it).
+    rows = prefetched["tiers"] if "tiers" in prefetched else listing.tiers.order_by()
+    tiers = sorted(rows, key=lambda t: t.min_quantity)
     chosen = None
     for tier in tiers:
         if tier.min_quantity <= amount:

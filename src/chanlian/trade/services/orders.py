@@ -379,6 +379,16 @@ def place_order_from_award(actor, award_id, *, delivery_address="", note="") -> 
     return order
 
 
+# What placing an order reads of the listing, its cluster and its supplier (the terms it copies, the
+# checks it makes, the names the answer shows): a third of the columns, and a third of the query's cost.
+_LISTING_FOR_ORDER = (
+    *("id", "cluster_id", "supplier_id", "status", "category", "spec", "title", "unit", "moq"),
+    *("available_quantity", "lead_time_days", "currency"),
+    *("cluster__id", "cluster__name", "cluster__status", "cluster__fee_rate"),
+    *("supplier__id", "supplier__name", "supplier__kind"),
+)
+
+
 @transaction.atomic
 def place_order_from_listing(
     actor,
@@ -406,6 +416,7 @@ def place_order_from_listing(
     listing = (
         restrict(Listing, actor, "view")
         .select_related("cluster", "supplier")
+        .only(*_LISTING_FOR_ORDER)
         .filter(pk=_pk(listing_id))
         .first()
     )
