@@ -154,15 +154,31 @@ def _debtor_admin(actor, receivable: Receivable) -> None:
 
 
 def _new_number() -> str:
+    return _new_numbers(1)[0]
+
+
+def _new_numbers(n: int) -> list[str]:
+    """``n`` fresh voucher numbers, checked against the table in one query (not one per part)."""
+    numbers: list[str] = []
     for _attempt in range(20):
-        number = "PZ" + "".join(secrets.choice(CROCKFORD) for _i in range(10))
-        if not Voucher.objects.filter(number=number).exists():
-            return number
+        wanted = {
+            "PZ" + "".join(secrets.choice(CROCKFORD) for _i in range(10)) for _j in range(n - len(numbers))
+        }
+        taken = set(Voucher.objects.filter(number__in=wanted).values_list("number", flat=True))
+        numbers += sorted(wanted - taken - set(numbers))
+        if len(numbers) >= n:
+            return numbers[:n]
     raise Conflict(_("Could not allocate a voucher number; try again."), code="number_exhausted")
 
 
 def _event(voucher, kind, actor, *, amount=None, frm=None, to=None, **data) -> VoucherEvent:
-    return VoucherEvent.objects.create(
+    row = _event_row(voucher, kind, actor, amount=amount, frm=frm, to=to, **data)
+    row.save()
+    return row
+
+
+def _event_row(voucher, kind, actor, *, amount=None, frm=None, to=None, **data) -> VoucherEvent:
+    return VoucherEvent(
         voucher=voucher,
         kind=kind,
         actor=actor if getattr(actor, "pk", None) else None,
@@ -353,41 +369,52 @@ def split_voucher(actor, voucher_id, *, amounts) -> list[Voucher]:
     voucher.status = VoucherStatus.SPLIT
     voucher.save(update_fields=["status", "updated_at"])
     now = timezone.now()
-    children = []
-    for part in parts:
-        child = Voucher.objects.create(
-            number=_new_number(),
-            cluster_id=voucher.cluster_id,
-            receivable_id=voucher.receivable_id,
-            parent=voucher,
-            root_id=voucher.root_id or voucher.pk,
-            issuer_id=voucher.issuer_id,
-            holder_id=voucher.holder_id,
-            amount=part,
-            currency=voucher.currency,
-            maturity_date=voucher.maturity_date,
-            issued_at=now,
-        )
-        _hold(child, voucher.holder_id)
-        children.append(child)
-    # The parent's event first: a part's chain of custody reads issue → split → split_from → …
-    _event(
-        voucher,
-        VoucherEventKind.SPLIT,
-        actor,
-        frm=voucher.holder_id,
-        to=voucher.holder_id,
-        parts=[{"number": c.number, "amount": f"{c.amount:.2f}"} for c in children],
+    # The parts, their holder rows and the events: one INSERT each, not one per part (bench/finance.py).
+    children = Voucher.objects.bulk_create(
+        [
+            Voucher(
+                number=number,
+                cluster_id=voucher.cluster_id,
+                receivable_id=voucher.receivable_id,
+                parent=voucher,
+                root_id=voucher.root_id or voucher.pk,
+                issuer_id=voucher.issuer_id,
+                holder_id=voucher.holder_id,
+                amount=part,
+                currency=voucher.currency,
+                maturity_date=voucher.maturity_date,
+                issued_at=now,
+            )
+            for number, part in zip(_new_numbers(len(parts)), parts, strict=True)
+        ]
     )
-    for child in children:
-        _event(
-            child,
-            VoucherEventKind.SPLIT_FROM,
-            actor,
-            frm=voucher.holder_id,
-            to=voucher.holder_id,
-            parent=voucher.number,
-        )
+    VoucherHolder.objects.bulk_create(
+        [VoucherHolder(voucher=child, enterprise_id=voucher.holder_id) for child in children]
+    )
+    # The parent's event first: a part's chain of custody reads issue → split → split_from → …
+    VoucherEvent.objects.bulk_create(
+        [
+            _event_row(
+                voucher,
+                VoucherEventKind.SPLIT,
+                actor,
+                frm=voucher.holder_id,
+                to=voucher.holder_id,
+                parts=[{"number": c.number, "amount": f"{c.amount:.2f}"} for c in children],
+            )
+        ]
+        + [
+            _event_row(
+                child,
+                VoucherEventKind.SPLIT_FROM,
+                actor,
+                frm=voucher.holder_id,
+                to=voucher.holder_id,
+                parent=voucher.number,
+            )
+            for child in children
+        ]
+    )
     audit.record(
         actor,
         "voucher.split",

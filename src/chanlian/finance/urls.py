@@ -3,9 +3,9 @@
 
 from django.urls import path
 
-from . import api, views
+from . import api, lending_api, views
 
-api_urlpatterns = [*api.router.urls]
+api_urlpatterns = [*api.router.urls, *lending_api.router.urls]
 
 urlpatterns = [
     path("", views.home, name="index"),
