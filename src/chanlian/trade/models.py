@@ -662,3 +662,31 @@ class BankLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.statement_id}:{self.line_no}"
+
+
+# ------------------------------------------------------------------------------------- bulk import
+
+
+class ImportBatch(models.Model):
+    """One accepted XLSX import of listings (``services.import_listings``): who sent which file (its
+    sha256) for which supplier in which cluster, and the listings it created. A replay of the same file
+    by the same enterprise in the same cluster is refused (``duplicate_import``) unless confirmed."""
+
+    cluster = models.ForeignKey("registry.Cluster", on_delete=models.PROTECT, related_name="+")
+    supplier = models.ForeignKey("registry.Enterprise", on_delete=models.PROTECT, related_name="+")
+    filename = models.CharField(max_length=200)
+    sha256 = models.CharField(max_length=64)
+    size = models.PositiveIntegerField()
+    row_count = models.PositiveIntegerField()
+    published = models.BooleanField(default=False)
+    listing_ids = models.JSONField(default=list)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("listing import")
+        indexes = [models.Index(fields=["cluster", "supplier", "sha256"], name="import_batch_replay")]
+
+    def __str__(self) -> str:
+        return self.filename

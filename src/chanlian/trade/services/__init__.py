@@ -6,9 +6,12 @@
 * ``contracts`` the contract generated from an order, its content hash, both parties' signatures;
 * ``invoices``  the supplier's VAT invoices and the buyer's confirmation;
 * ``payments``  the payment providers: the operator's confirmation of a bank transfer, bank statement CSV
-                import and matching by reference.
+                import and matching by reference;
+* ``bulk``      listings imported from an XLSX template, all or nothing; XLSX exports of listings, orders.
 """
 
+from .bulk import *  # noqa: F403
+from .bulk import __all__ as _bulk
 from .contracts import *  # noqa: F403
 from .contracts import __all__ as _contracts
 from .invoices import *  # noqa: F403
@@ -20,4 +23,4 @@ from .orders import __all__ as _orders
 from .payments import *  # noqa: F403
 from .payments import __all__ as _payments
 
-__all__ = [*_market, *_orders, *_contracts, *_invoices, *_payments]
+__all__ = [*_market, *_orders, *_contracts, *_invoices, *_payments, *_bulk]
