@@ -13,7 +13,9 @@ supplier and origin), their tiers, and two aggregates of the suppliers' records.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
+from django.db import connections
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q
 from django.utils import timezone
 
@@ -30,12 +32,13 @@ from chanlian.trade.models import Demand, DemandInvitation, Listing, Order, Pric
 from . import scoring
 from .search import apply_spec, verified_membership
 
-MAX_CANDIDATES = 2000  # listings scored per demand (after the SQL pre-filter); see docs/matching.md
+MAX_CANDIDATES = 2000  # at most this many listings scored in Python per demand; see docs/matching.md
+PREFILTER_PAD = 10  # candidates scored in Python: the limit + 10 best upper bounds (then more if needed)
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 
 SETTLED = (OrderStatus.SETTLED, OrderStatus.CLOSED)
-COMPLETED = (OrderStatus.ACCEPTED, OrderStatus.DISPUTED, OrderStatus.SETTLED, OrderStatus.CLOSED)
+COMPLETED = scoring.COMPLETED_ORDERS
 
 
 def parse_limit(value) -> int:
@@ -124,39 +127,100 @@ def demand_matches(
     user, demand: Demand, *, verified_only: bool = False, limit: int = DEFAULT_LIMIT
 ) -> Matches:
     """Published listings of the demand's category in every cluster of its pack that meet every hard
-    constraint, scored and ranked. A listing of the buyer itself is left out."""
+    constraint, scored and ranked. A listing of the buyer itself is left out.
+
+    The database does the heavy part (docs/matching.md, "Performance"): the hard constraints, the units
+    that convert, and the whole score as bounds (``scoring.bounds_sql``); only the candidates with
+    the highest upper bounds reach Python, which scores them exactly. The top ``limit`` is proven: the
+    next candidate's upper bound is below the ``limit``-th exact score, or more candidates are scored
+    (up to ``MAX_CANDIDATES``; ``truncated`` says when that cap was reached without the proof)."""
     pack = demand.cluster.pack
     category = pack.category(demand.category)
+    today = timezone.localdate()
+    w = scoring.weights()
+    units = scoring.convertible_units(pack, demand)
     qs = (
         restrict(Listing, user)
-        .filter(status=ListingStatus.PUBLISHED, category=demand.category, cluster__pack_key=pack.key)
+        .filter(
+            status=ListingStatus.PUBLISHED,
+            category=demand.category,
+            cluster__pack_key=pack.key,
+            unit__in=sorted(units),
+        )
         .exclude(supplier_id=demand.buyer_id)
+        .filter(Exists(PriceTier.objects.filter(listing_id=OuterRef("pk"))))
         .annotate(supplier_verified=verified_membership())
     )
     if verified_only:
         qs = qs.filter(supplier_verified=True)
     qs = apply_spec(qs, category, demand.spec or {}, hard_only=True)
-    rows = list(
-        qs.select_related("cluster", "supplier", "origin")
+    sql, params = scoring.bounds_sql(qs, pack=pack, category=category, demand=demand, today=today, w=w)
+    take = min(MAX_CANDIDATES, limit + PREFILTER_PAD)
+    while True:
+        with connections[qs.db].cursor() as cur:
+            cur.execute(sql, [*params, take + 1])
+            bounds = cur.fetchall()
+        complete = len(bounds) <= take
+        rows = _listings(bounds[:take])
+        scored, rejected = _score_listings(pack, demand, rows, complete=complete, w=w, today=today)
+        scored.sort(key=lambda s: (-s.total, s.price_per_demand_unit, s.listing.pk))
+        if complete:
+            truncated = False
+            break
+        if len(scored) >= limit and scored[limit - 1].total > bounds[take][2]:
+            truncated = False
+            break
+        if take >= MAX_CANDIDATES:
+            truncated = True
+            break
+        take = min(MAX_CANDIDATES, take * 4)
+    candidates = (bounds[0][5] - rejected) if bounds else 0
+    return Matches(demand, scored[:limit], candidates, w, truncated)
+
+
+def _listings(bounds) -> list[Listing]:
+    """The listings of ``bounds`` rows (id, lo, hi, per unit, cheapest, candidates, verified), in their
+    order, with cluster, supplier, origin and tiers (two queries), ``supplier_verified`` and
+    ``cheapest`` set from the SQL."""
+    if not bounds:
+        return []
+    found = (
+        Listing.objects.select_related("cluster", "supplier", "origin")
         .prefetch_related(_tiers())
-        .order_by("id")[: MAX_CANDIDATES + 1]
+        .in_bulk([b[0] for b in bounds])
     )
-    truncated = len(rows) > MAX_CANDIDATES
-    rows = rows[:MAX_CANDIDATES]
+    out = []
+    for b in bounds:
+        listing = found[b[0]]
+        listing.supplier_verified = bool(b[6])
+        listing._cheapest = b[4]
+        out.append(listing)
+    return out
+
+
+def _score_listings(pack, demand, rows, *, complete: bool, w, today):
+    """Score ``rows`` exactly (``match_spec`` decides the hard constraints: the SQL only narrowed).
+    Returns (scored, how many were rejected). The cheapest price per demand unit (the price component
+    without a target) is over **all** candidates: here when ``rows`` are all of them, else the SQL's."""
     prepared = []
+    rejected = 0
+    units = scoring.convertible_units(pack, demand)
     for listing in rows:
         match = match_spec(pack, demand.category, demand.spec, listing.spec)
         if not match.matches:  # the guarantee: SQL narrowed, match_spec decides
+            rejected += 1
             continue
         try:
-            needed, unit_price, per_unit = scoring.prepare(pack, demand, listing)
+            needed, unit_price, per_unit = scoring.prepare(pack, demand, listing, units)
         except scoring.Unmatchable:
+            rejected += 1
             continue
         prepared.append((listing, match, needed, unit_price, per_unit))
-    cheapest = min((p[4] for p in prepared), default=None)
+    if complete:
+        cheapest = min((p[4] for p in prepared), default=None)
+    else:
+        cheapest = Decimal(str(rows[0]._cheapest)).quantize(Decimal("0.01")) if rows else None
     records = supplier_records(p[0].supplier_id for p in prepared)
-    w = scoring.weights()
-    today = timezone.localdate()
     scored = [
         scoring.score(
             pack=pack,
@@ -174,8 +238,7 @@ def demand_matches(
         )
         for listing, match, needed, unit_price, per_unit in prepared
     ]
-    scored.sort(key=lambda s: (-s.total, s.price_per_demand_unit, s.listing.pk))
-    return Matches(demand, scored[:limit], len(scored), w, truncated)
+    return scored, rejected
 
 
 # ---------------------------------------------------------------- a listing's matches
