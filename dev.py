@@ -85,6 +85,7 @@ def cmd_up(args) -> None:
     chanlian("migrate", "--noinput", env=env)
     chanlian("demo", env=env)
     chanlian("insights", "refresh", env=env)  # the cockpit's analytics store, from the demo's orders
+    chanlian("insights", "index-release", "--categories", env=env)  # the price index from those orders
     port = os.environ.get("PORT", "8000")
     chanlian("serve", "--bind", f"127.0.0.1:{port}", *args, env=env)
 

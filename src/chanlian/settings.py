@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "chanlian.matching",
     "chanlian.finance",
     "chanlian.insights",
+    "chanlian.notifications",
     "chanlian.web",
     "chanlian.demo",
 ]
@@ -99,6 +100,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "chanlian.web.context.chanlian",
+                "chanlian.notifications.context.notifications",
             ],
         },
     }

@@ -12,6 +12,8 @@ from chanlian.ledger.urls import api_urlpatterns as ledger_api
 from chanlian.ledger.urls import urlpatterns as ledger_pages
 from chanlian.matching.urls import api_urlpatterns as matching_api
 from chanlian.matching.urls import urlpatterns as matching_pages
+from chanlian.notifications.urls import api_urlpatterns as notifications_api
+from chanlian.notifications.urls import urlpatterns as notifications_pages
 from chanlian.regions.urls import api_urlpatterns as regions_api
 from chanlian.registry.urls import api_urlpatterns as registry_api
 from chanlian.trade.urls import api_urlpatterns as trade_api
@@ -30,6 +32,7 @@ api_v1 = [
     *matching_api,
     *trade_api,
     *finance_api,
+    *notifications_api,
     *insights_api,
 ]
 
@@ -43,6 +46,7 @@ urlpatterns = [
     path("matching/", include((matching_pages, "matching"))),
     path("insights/", include((insights_pages, "insights"))),
     path("finance/", include((finance_pages, "finance"))),
+    path("notifications/", include((notifications_pages, "notifications"))),
     path("", include("chanlian.web.urls")),
 ]
 

@@ -1,6 +1,7 @@
 """Industrial data (issue #6): the analytics store, the cockpit, the price index, market-price imports.
 
-The Django app has no models yet. Its modules:
+Models (``models.py``): imported market price reports and published price-index releases (``releases``).
+Its modules:
 
 * :mod:`chanlian.insights.snapshot` — the analytics store: trade facts in Parquet parts, read with DuckDB.
 * :mod:`chanlian.insights.cockpit` / :mod:`chanlian.insights.privacy` — the cockpit's figures per scope,

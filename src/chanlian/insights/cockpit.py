@@ -29,9 +29,12 @@ from .privacy import Row, Side
 TRADE = ("suppliers", "buyers")
 # Counted into GMV: not cancelled, or cancelled only after the month it was placed in had closed.
 COUNTED = "(cancelled_month IS NULL OR cancelled_month > placed_month)"
+# Who is behind a cell: the distinct count per side and, for the rule's small cells, the ids. A cell of
+# fewer than three distinct enterprises holds at most two, so its minimum and maximum *are* its ids —
+# no list of every id is built (bench/insights.py: on 10 M lines the lists cost more than the sums).
 SIDES_SQL = (
-    "count(DISTINCT supplier_id) AS n_sup, list(DISTINCT supplier_id)[1:3] AS sup_ids, "
-    "count(DISTINCT buyer_id) AS n_buy, list(DISTINCT buyer_id)[1:3] AS buy_ids"
+    "count(DISTINCT supplier_id) AS n_sup, [min(supplier_id), max(supplier_id)] AS sup_ids, "
+    "count(DISTINCT buyer_id) AS n_buy, [min(buyer_id), max(buyer_id)] AS buy_ids"
 )
 
 
@@ -115,13 +118,17 @@ def parse_month(value, scope: str) -> str:
 # ------------------------------------------------------------------------------------------ helpers
 
 
+def _ids(values) -> list[int]:
+    return [v for v in values or () if v is not None]
+
+
 def _row(key: dict, values: dict, rec: dict) -> Row:
     return Row(
         key=key,
         values=values,
         sides={
-            "suppliers": Side.of(rec.get("n_sup", 0), rec.get("sup_ids")),
-            "buyers": Side.of(rec.get("n_buy", 0), rec.get("buy_ids")),
+            "suppliers": Side.of(rec.get("n_sup", 0), _ids(rec.get("sup_ids"))),
+            "buyers": Side.of(rec.get("n_buy", 0), _ids(rec.get("buy_ids"))),
         },
     )
 
@@ -144,6 +151,12 @@ def _month_total(con, cluster_id: int, month: str) -> Row:
         [cluster_id, month],
     )
     rec = recs[0]
+    return _row({"month": month}, {"gmv": rec["gmv"], "orders": rec["orders"]}, rec)
+
+
+def _total_row(rec: dict | None, month: str) -> Row:
+    """The month's total from a grouping-set row (``None``: no row, i.e. no trade)."""
+    rec = rec or {"gmv": Decimal("0.00"), "orders": 0, "n_sup": 0, "n_buy": 0}
     return _row({"month": month}, {"gmv": rec["gmv"], "orders": rec["orders"]}, rec)
 
 
@@ -212,13 +225,16 @@ def breakdown(cluster, scope: str, month: str, dim: str, *, con=None) -> Chart:
     if dim not in ("category", "grade"):
         raise ValueError(dim)
     con = con or snapshot.connect()
-    total = _month_total(con, cluster.pk, month)
+    # The cells and the month's total in one scan (the total is the empty grouping set).
     recs = _query(
         con,
-        f"SELECT {dim} AS k, sum(amount) AS gmv, count(*) AS orders, {SIDES_SQL} FROM order_facts "  # noqa: S608
-        f"WHERE cluster_id = ? AND placed_month = ? AND {COUNTED} GROUP BY 1 ORDER BY gmv DESC, k",
+        f"SELECT grouping({dim}) AS g, {dim} AS k, coalesce(sum(amount), 0) AS gmv, count(*) AS orders, "  # noqa: S608
+        f"{SIDES_SQL} FROM order_facts WHERE cluster_id = ? AND placed_month = ? AND {COUNTED} "
+        f"GROUP BY GROUPING SETS (({dim}), ()) ORDER BY g DESC, gmv DESC, k",
         [cluster.pk, month],
     )
+    total = _total_row(recs[0] if recs and recs[0]["g"] else None, month)
+    recs = [r for r in recs if not r["g"]]
     names = _names(cluster, dim)
     rows = [
         _row(
@@ -310,21 +326,24 @@ def origins(cluster, scope: str, month: str, *, con=None) -> Chart:
     from chanlian.regions.models import Region
 
     con = con or snapshot.connect()
-    total = _month_total(con, cluster.pk, month)
     cls = (
         "CASE WHEN buyer_region = cluster_region THEN 'county' "
         "WHEN left(buyer_region, 2) = left(cluster_region, 2) THEN 'province' ELSE 'other' END"
     )
     where = f"WHERE cluster_id = ? AND placed_month = ? AND {COUNTED}"
-    by_class = {
-        r["k"]: r
-        for r in _query(
-            con,
-            f"SELECT {cls} AS k, sum(amount) AS gmv, count(*) AS orders, {SIDES_SQL} FROM order_facts "  # noqa: S608
-            f"{where} GROUP BY 1",
-            [cluster.pk, month],
-        )
-    }
+    # Flows (region × class), classes and the month's total in one scan: grouping() = 0, 2 (region
+    # rolled up) and 3 (both).
+    recs = _query(
+        con,
+        f"SELECT grouping(region, k) AS g, region, k, coalesce(sum(amount), 0) AS gmv, count(*) AS orders, "  # noqa: S608
+        f"{SIDES_SQL} FROM (SELECT *, {_flow_key(scope, cls)} AS region, {cls} AS k "
+        f"FROM order_facts {where}) "
+        "GROUP BY GROUPING SETS ((region, k), (k), ()) ORDER BY g, gmv DESC, region",
+        [cluster.pk, month],
+    )
+    total = _total_row(next((r for r in recs if r["g"] == 3), None), month)
+    by_class = {r["k"]: r for r in recs if r["g"] == 2}
+    flow_recs = [r for r in recs if r["g"] == 0]
     class_rows = {
         k: _row(
             {"origin": k},
@@ -336,12 +355,6 @@ def origins(cluster, scope: str, month: str, *, con=None) -> Chart:
         )
         for k in ORIGINS
     }
-    flow_recs = _query(
-        con,
-        f"SELECT {_flow_key(scope, cls)} AS region, {cls} AS k, sum(amount) AS gmv, count(*) AS orders, "  # noqa: S608
-        f"{SIDES_SQL} FROM order_facts {where} GROUP BY 1, 2 ORDER BY gmv DESC, region",
-        [cluster.pk, month],
-    )
     flows = [
         _row({"region": r["region"], "origin": r["k"]}, {"gmv": r["gmv"], "orders": r["orders"]}, r)
         for r in flow_recs

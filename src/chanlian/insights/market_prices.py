@@ -407,12 +407,17 @@ def decode_csv_bytes(data: bytes) -> tuple[str, str]:
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as first:
+        last = first
         for encoding in ("gbk", "gb18030"):
             try:
                 return data.decode(encoding), encoding
-            except UnicodeDecodeError:
-                continue
-        raise _undecodable(data, first, "UTF-8, GBK or GB18030") from None
+            except UnicodeDecodeError as exc:
+                last = exc
+        # Name the line where the file's own encoding broke: UTF-8 when what came before the bad byte
+        # was UTF-8 text with Chinese in it, else GB18030 (a GBK file fails UTF-8 at its first 汉字).
+        prefix = data[: first.start].decode("utf-8", errors="ignore")
+        utf8 = any("\u4e00" <= ch <= "\u9fff" for ch in prefix)
+        raise _undecodable(data, first if utf8 else last, "UTF-8, GBK or GB18030") from None
 
 
 def _undecodable(data: bytes, exc: UnicodeDecodeError, tried: str) -> MarketReportError:
@@ -681,3 +686,253 @@ def to_observations(
             )
         )
     return out
+
+
+# -- basket mapping and the import service -----------------------------------------------------------------
+
+MAX_REPORT_BYTES = 10 * 1024 * 1024
+
+
+def _names(*texts: str) -> set[str]:
+    return {t for t in (_nfkc(x).lower().replace(" ", "") for x in texts if x) if t}
+
+
+def _category_aliases(category) -> set[str]:
+    """A category's names for matching a market row: zh and en names and key, the zh name without its
+    bracket, and each name listed in the bracket (``其他乌龙茶（本山、黄金桂）`` → 本山, 黄金桂)."""
+    zh = _nfkc(category.name_zh)
+    parts = {zh}
+    m = re.match(r"^(?P<main>[^()]+)\((?P<inner>[^()]*)\)$", zh)
+    if m:
+        parts.add(m["main"])
+        parts.update(p.rstrip("等") for p in re.split(r"[、,，/]", m["inner"]))
+    return _names(*parts, category.name_en, category.key)
+
+
+def _named_choices(attribute, text: str) -> set[str]:
+    found = set()
+    for choice in attribute.choices:
+        for name in _names(choice.name_zh, getattr(choice, "name_en", ""), choice.key):
+            if len(name) >= 2 and name in text:
+                found.add(choice.key)
+    return found
+
+
+def basket_item_for(pack, product: str, spec: str = "") -> str | None:
+    """The basket item a market row prices, or ``None``. Rules (docs/price-index.md):
+
+    1. the product name is a basket item's own name (zh, en) or key → that item;
+    2. else the product name is a category's name (or an alias from its bracket), and **every**
+       constraint of exactly one of that category's basket items is named in the row's product and spec
+       text by an allowed choice (zh, en name or key), and no disallowed choice of that attribute is
+       named. A numeric constraint (a thickness range) cannot be read from free text: such an item is
+       matched by rule 1 only.
+    """
+    basket = getattr(pack, "basket", None)
+    if basket is None:
+        return None
+    name = next(iter(_names(product)), "")
+    if not name:
+        return None
+    for item in basket.items:
+        if name in _names(item.name_zh, item.name_en, item.key):
+            return item.key
+    text = name + "".join(_names(spec))
+    hits = []
+    for item in basket.items:
+        category = pack.category(item.category)
+        if name not in _category_aliases(category):
+            continue
+        ok = True
+        for key, constraint in item.spec.items():
+            attribute = category.get_attribute(key)
+            if attribute is None or attribute.type != "enum":
+                ok = False
+                break
+            allowed = set(constraint) if isinstance(constraint, list | tuple) else {constraint}
+            named = _named_choices(attribute, text)
+            if not (named & allowed) or named - allowed:
+                ok = False
+                break
+        if ok:
+            hits.append(item.key)
+    return hits[0] if len(hits) == 1 else None
+
+
+def pack_unit_for(pack, written: str):
+    """The pack's unit for a unit written in a market report (``斤``, ``公斤``, ``元/kg``), or ``None``."""
+    key = unit_key(written)
+    for unit in pack.units:
+        if key in (unit.key, unit_key(unit.symbol), unit_key(unit.name_zh)) or key == unit_key(unit.name_en):
+            return unit
+    canonical = {"kg": "kg", "jin": "jin", "t": "t", "g": "g"}.get(key)
+    if canonical:
+        for unit in pack.units:
+            if unit.key == canonical:
+                return unit
+    return None
+
+
+def import_market_prices(actor, cluster_id, file, *, source: str = "", filename: str | None = None):
+    """Import one market price report (CSV or XLSX; UTF-8, GBK, GB18030, UTF-16) into a cluster.
+
+    The cluster's operator only (403 ``not_operator``). A file-level error (missing or duplicate
+    columns, an undecodable line, not CSV/XLSX, empty, over 10 MB) refuses the whole file with its code
+    and changes nothing. Otherwise the clean rows are stored and **every rejected row is kept with its
+    line and reason** on the report (the documented cleaning rules). A file with no clean row at all is
+    refused (``no_clean_rows``). The same file (sha256) twice in one cluster: 409 ``duplicate_report``.
+    """
+    import hashlib
+
+    from django.db import IntegrityError, transaction
+    from django.utils import timezone
+    from django.utils.translation import gettext as _
+
+    from chanlian.core import audit
+    from chanlian.core.errors import Conflict, Forbidden, NotFound
+    from chanlian.core.params import path_id
+    from chanlian.registry.models import Cluster
+    from chanlian.registry.principal import principal_for
+
+    from .models import MarketPrice, MarketPriceReport
+
+    try:
+        cluster = Cluster.objects.get(pk=path_id(cluster_id))
+    except Cluster.DoesNotExist:
+        raise NotFound() from None
+    if not principal_for(actor).operates(cluster.pk):
+        raise Forbidden(_("Only the cluster's operator imports market prices."), code="not_operator")
+    if file is None:
+        raise InvalidInput(_("Choose a file to import."), code="file_required", fields={"file": "required"})
+    if isinstance(file, bytes | bytearray):
+        data = bytes(file)
+    else:
+        size = getattr(file, "size", None)
+        if size is not None and size > MAX_REPORT_BYTES:
+            raise InvalidInput(_("The file is larger than 10 MB."), code="file_too_large")
+        data = file.read(MAX_REPORT_BYTES + 1)
+        filename = filename or getattr(file, "name", None)
+    if len(data) > MAX_REPORT_BYTES:
+        raise InvalidInput(_("The file is larger than 10 MB."), code="file_too_large")
+    filename = Path(str(filename or "report.csv")).name[:255]
+    source = _nfkc(source or "")[:200] or Path(filename).stem[:200]
+    report = read_market_report(data, filename=filename)
+    if not report.rows:
+        raise MarketReportError(
+            _("No row of this file could be used (%(n)s rejected); nothing was imported.")
+            % {"n": len(report.rejected)},
+            code="no_clean_rows",
+            fields={"lines": [f"{r.line}: {r.code}" for r in report.rejected[:50]]},
+            report=report,
+        )
+    digest = hashlib.sha256(data).hexdigest()
+    pack = cluster.pack
+    per_item = Counter(basket_item_for(pack, r.name, r.spec) for r in report.rows)
+    unmatched = per_item.pop(None, 0)
+    summary = {
+        **{k: v for k, v in report.summary.items() if k != "by_code"},
+        "by_code": dict(report.summary["by_code"]),
+        "header_line": report.header_line,
+        "columns": dict(report.columns),
+        "ignored_columns": list(report.ignored_columns),
+        "duplicates": [{"line": d.line, "first_line": d.first_line} for d in report.duplicates],
+        "basket_items": dict(sorted(per_item.items())),
+        "not_in_basket": unmatched,
+    }
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            if MarketPriceReport.objects.filter(cluster=cluster, sha256=digest).exists():
+                raise Conflict(_("This file was imported already."), code="duplicate_report")
+            obj = MarketPriceReport.objects.create(
+                cluster=cluster,
+                source=source,
+                filename=filename,
+                sha256=digest,
+                format=report.format,
+                encoding=report.encoding or "",
+                uploaded_by=actor,
+                uploaded_at=now,
+                rows_accepted=len(report.rows),
+                rows_rejected=len(report.rejected),
+                rows_duplicate=len(report.duplicates),
+                rejected=[
+                    {
+                        "line": r.line,
+                        "code": r.code,
+                        "column": r.column,
+                        "detail": r.detail,
+                        "values": list(r.values),
+                    }
+                    for r in report.rejected
+                ],
+                summary=summary,
+            )
+            MarketPrice.objects.bulk_create(
+                [
+                    MarketPrice(
+                        report=obj,
+                        cluster=cluster,
+                        line=r.line,
+                        product=r.name[:200],
+                        spec=r.spec[:200],
+                        unit=r.unit[:64],
+                        low=r.low,
+                        avg=r.average,
+                        high=r.high,
+                        date=r.date,
+                    )
+                    for r in report.rows
+                ],
+                batch_size=1000,
+            )
+            audit.record(
+                actor,
+                "insights.market_report.import",
+                obj,
+                cluster_id=cluster.pk,
+                after={
+                    "source": source,
+                    "filename": filename,
+                    "sha256": digest,
+                    "accepted": len(report.rows),
+                    "rejected": len(report.rejected),
+                },
+            )
+    except IntegrityError:  # the same file imported concurrently
+        raise Conflict(_("This file was imported already."), code="duplicate_report") from None
+    return obj
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("import-prices", help="import a market price report (CSV/XLSX) into a cluster")
+    p.add_argument("cluster", type=int)
+    p.add_argument("file")
+    p.add_argument("--user", required=True, help="the operator user the import is recorded for")
+    p.add_argument("--source", default="", help="the market that published the report")
+
+
+def command(cmd, options) -> None:
+    from django.contrib.auth import get_user_model
+    from django.core.management.base import CommandError
+
+    from chanlian.core.errors import ServiceError
+
+    try:
+        user = get_user_model().objects.get(username=options["user"])
+    except get_user_model().DoesNotExist:
+        raise CommandError(f"no user {options['user']!r}") from None
+    path = Path(options["file"])
+    try:
+        report = import_market_prices(
+            user, options["cluster"], path.read_bytes(), source=options["source"], filename=path.name
+        )
+    except ServiceError as exc:
+        raise CommandError(f"{exc.code}: {exc.detail}") from None
+    cmd.stdout.write(
+        f"Imported report {report.pk} ({report.format}, {report.encoding or '-'}): "
+        f"{report.rows_accepted} rows accepted, {report.rows_rejected} rejected, "
+        f"{report.rows_duplicate} duplicates."
+    )
+    for r in report.rejected:
+        cmd.stdout.write(f"  line {r['line']}: {r['code']} — {r['detail']}")

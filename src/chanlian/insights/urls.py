@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from . import api, views
+from . import api, api_chain, api_index, views, views_chain, views_index
 
 CHARTS = [
     ("monthly", api.MonthlyView),
@@ -27,7 +27,10 @@ api_urlpatterns = [
         ),
     )
 ]
+api_urlpatterns += api_index.api_urlpatterns + api_chain.api_urlpatterns
 
 urlpatterns = [
     path("clusters/<int:pk>/", views.cockpit_page, name="cockpit"),
+    *views_index.urlpatterns,
+    *views_chain.urlpatterns,
 ]

@@ -4,7 +4,7 @@ import json
 
 from django.core.management.base import BaseCommand
 
-from chanlian.insights import snapshot
+from chanlian.insights import market_prices, releases, snapshot, synth
 
 
 class Command(BaseCommand):
@@ -16,8 +16,17 @@ class Command(BaseCommand):
         refresh.add_argument("--rebuild", action="store_true", help="drop the store and snapshot everything")
         refresh.add_argument("--compact", action="store_true", help="then merge the parts into one")
         sub.add_parser("status", help="the store's directory, watermark and parts")
+        synth.add_parser(sub)  # synth --lines N [--clusters N --seed S --dir PATH]
+        releases.add_parser(sub)  # index-release [--cluster ID] [--frequency F] [--categories]
+        market_prices.add_parser(sub)  # import-prices CLUSTER FILE --user NAME [--source S]
 
     def handle(self, *args, action, **options):
+        if action == "synth":
+            return synth.command(self, options)
+        if action == "index-release":
+            return releases.command(self, options)
+        if action == "import-prices":
+            return market_prices.command(self, options)
         if action == "status":
             self.stdout.write(json.dumps(snapshot.status(), indent=1))
             return
