@@ -406,3 +406,10 @@ def test_the_documented_example_pack_loads(tmp_path):
     pack = load_pack_file(write(tmp_path, doc[start : doc.index("```", start)], name="apple.toml"))
     assert pack.category("fresh_apple").attribute("variety").choice("fuji").aliases == ("红富士",)
     assert pack.basket.items[0].spec_dict()["diameter_mm"] == {"min": "80"}
+
+
+def test_unit_symbol_is_what_people_write_and_the_key_for_an_unknown_unit():
+    tea = get_pack("tea")
+    assert tea.unit_symbol("jin") == "斤"
+    assert tea.unit_symbol("kg") == "kg"
+    assert tea.unit_symbol("no_such_unit") == "no_such_unit"

@@ -288,6 +288,12 @@ class Pack:
     def unit(self, key: str) -> Unit:
         return self._lookup(self._units, key, "unknown_unit", _("Unknown unit %(key)r in pack %(pack)s."))
 
+    def unit_symbol(self, key: str) -> str:
+        """The unit as people write it (斤, 吨, kg), not its key; the key itself for a unit the pack does
+        not (or no longer) define, so a stored row always shows something."""
+        unit = self._units.get(key)
+        return (unit.symbol or key) if unit is not None else key
+
     def grade(self, key: str) -> Grade:
         return self._lookup(self._grades, key, "unknown_grade", _("Unknown grade %(key)r in pack %(pack)s."))
 

@@ -23,14 +23,6 @@ from . import cockpit, market_prices, privacy, releases
 from .models import Frequency, IndexRelease, MarketPriceReport
 
 
-def _unit_symbol(pack, key: str) -> str:
-    """What a reader sees of a unit: its symbol (斤, kg), not the pack's key (jin)."""
-    try:
-        return pack.unit(key).symbol or key
-    except Exception:  # a unit the pack no longer has: its key is all there is
-        return key
-
-
 def _labels() -> dict:
     return {
         "index": _("Index (base = 100)"),
@@ -105,7 +97,7 @@ def index_page(request, pk):
                     {
                         "name": b["name"],
                         "weight": b["weight"],
-                        "unit": _unit_symbol(pack, b["unit"]),
+                        "unit": pack.unit_symbol(b["unit"]),
                         "price": cell.get("price"),
                         "contribution": _fmt_pct(cell.get("contribution")),
                         "withheld": cell.get("withheld", False),
@@ -124,7 +116,7 @@ def index_page(request, pk):
     if release and len(companies) == 1 and not operates:
         mine = releases.own_vs_index(cluster, companies[0], release, scope)
         for row in mine["rows"]:
-            row["unit"] = _unit_symbol(pack, row["unit"])
+            row["unit"] = pack.unit_symbol(row["unit"])
     return render(
         request,
         "insights/index.html",

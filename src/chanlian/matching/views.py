@@ -160,9 +160,10 @@ def search_page(request):
 def _unit_symbol(listing) -> str:
     """The unit as people write it (斤, 吨), not its key in the pack."""
     try:
-        return get_pack(listing.cluster.pack_key).unit(listing.unit).symbol or listing.unit
-    except Exception:
+        pack = get_pack(listing.cluster.pack_key)
+    except Exception:  # a cluster whose pack is not installed: its key is all there is
         return listing.unit
+    return pack.unit_symbol(listing.unit)
 
 
 def _rows(results, pack, category_key) -> list[dict]:

@@ -69,10 +69,7 @@ def _addressed(demand: Demand, enterprise_ids) -> set[int]:
 
 
 def _data(demand: Demand, best, more: int, pack) -> dict:
-    try:
-        symbol = pack.unit(demand.unit).symbol or demand.unit
-    except Exception:  # a unit the pack no longer knows: show its key
-        symbol = demand.unit
+    symbol = pack.unit_symbol(demand.unit)
     return {
         "demand": demand.pk,
         "demand_title": demand.title,

@@ -63,10 +63,7 @@ def unit_label(pack, key: str) -> str:
 
 
 def unit_symbol(pack, key: str) -> str:
-    try:
-        return pack.unit(key).symbol or key
-    except Exception:
-        return key
+    return pack.unit_symbol(key)
 
 
 def _text(label, *, required=False, max_length=200, **attrs):

@@ -290,10 +290,7 @@ def _grades(order: Order) -> list[tuple[str, str]]:
 
 def _unit_symbol(pack_key: str, unit: str) -> str:
     pack = pack_for(pack_key)
-    try:
-        return pack.unit(unit).symbol if pack is not None else unit
-    except ServiceError:
-        return unit
+    return pack.unit_symbol(unit) if pack is not None else unit
 
 
 def _grade_name(order: Order, key: str) -> str:
