@@ -26,6 +26,11 @@ def test_consent_package_404_then_package_then_404_after_revoke(world, api):
     package = api("lender").get(url).json()
     assert package["scope"] == ["asset", "fulfilment", "orders", "risk"]
     assert "orders" in package and "fulfilment" in package
+    # the risk report as the report renders itself: every factor labelled, with its no-data flag
+    factors = package["risk"]["factors"]
+    assert factors and all(
+        f["label"] and "no_data" in f and f["rating"] in (None, "good", "watch", "bad") for f in factors
+    )
     # the granting enterprise reads its consent, the lender too, nobody else
     assert api("rival").get(f"/api/v1/finance/consents/{lw.consent.pk}/").json()["active"] is True
     _code(api("supplier").get(f"/api/v1/finance/consents/{lw.consent.pk}/"), 404, "not_found")

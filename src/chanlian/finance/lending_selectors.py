@@ -12,7 +12,6 @@ Who sees what:
 
 from __future__ import annotations
 
-from dataclasses import asdict, is_dataclass
 from decimal import Decimal
 
 from django.db.models import Q, QuerySet
@@ -257,29 +256,13 @@ def _asset_section(consent: Consent) -> dict | None:
     return section
 
 
-def _jsonable(value):
-    if is_dataclass(value):
-        return _jsonable(asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Decimal):
-        return str(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
+def _risk_section(consent: Consent) -> dict:
+    """The risk report as its own ``as_dict`` renders it: each factor with its label in the reader's
+    language and its ``no_data`` flag (a plain ``asdict`` of the dataclasses would drop both)."""
+    from chanlian.finance.risk import risk_report
 
-
-def _risk_section(consent: Consent) -> dict | None:
-    try:
-        from chanlian.finance.risk import risk_report  # helper E's module; absent until it lands
-    except ImportError:
-        return None
     asset = consent.voucher or consent.receivable
-    return _jsonable(risk_report(consent.enterprise_id, asset=asset))
+    return risk_report(consent.enterprise_id, asset=asset).as_dict()
 
 
 def data_package(user, consent_id) -> dict:
