@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
 from chanlian.core.errors import ServiceError
 from chanlian.finance import selectors, services
@@ -129,10 +130,10 @@ def _break(order, how):
         Invoice.objects.filter(pk=inv.pk).update(total=inv.total - 100, tax=inv.tax - 100)
         return "amounts"
     if how == "invoice_before_contract":
-        Invoice.objects.filter(order=order).update(issue_date=order.placed_at.date() - timedelta(days=3))
+        Invoice.objects.filter(order=order).update(issue_date=timezone.localdate(order.placed_at) - timedelta(days=3))
         return "dates"
     if how == "shipped_after_acceptance":
-        Shipment.objects.filter(order=order).update(shipped_on=order.accepted_at.date() + timedelta(days=2))
+        Shipment.objects.filter(order=order).update(shipped_on=timezone.localdate(order.accepted_at) + timedelta(days=2))
         return "dates"
     if how == "due_date_moved":
         Order.objects.filter(pk=order.pk).update(due_date=order.due_date + timedelta(days=30))
@@ -184,7 +185,7 @@ def test_a_rejected_invoice_leaves_the_receivable_without_invoices(world):
         invoice_type="digital_special",
         code="",
         number="12345678901234567890",
-        issue_date=order.accepted_at.date(),
+        issue_date=timezone.localdate(order.accepted_at),
         amount=Decimal("31858.41"),
         tax_rate=Decimal("0.13"),
         tax=Decimal("4141.59"),
