@@ -56,7 +56,10 @@ def _field_code(codes) -> str:
 
 def exception_handler(exc, context):
     if isinstance(exc, ServiceError):
-        return Response(exc.as_dict(), status=exc.status)
+        response = Response(exc.as_dict(), status=exc.status)
+        if exc.status == 429 and exc.fields.get("retry_after"):
+            response["Retry-After"] = str(exc.fields["retry_after"])
+        return response
     if isinstance(exc, Http404):
         return Response({"code": "not_found", "detail": _("Not found.")}, status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DjangoPermissionDenied):

@@ -7,6 +7,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from . import reauth
 from .audit import verify
 
 
@@ -20,6 +21,12 @@ class TokenView(ObtainAuthToken):
         responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}),
     )
     def post(self, request, *args, **kwargs):
+        username = request.data.get("username") if hasattr(request.data, "get") else None
+        wait = reauth.retry_after(reauth.login_key(username)) if isinstance(username, str) and username else 0
+        if wait:  # past the limit of wrong passwords (core.reauth): 429, whatever the password
+            response = Response(reauth.refusal(wait).as_dict(), status=429)
+            response["Retry-After"] = str(wait)
+            return response
         return super().post(request, *args, **kwargs)
 
 

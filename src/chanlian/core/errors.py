@@ -56,3 +56,12 @@ class Conflict(ServiceError):
     status = 409
     code = "conflict"
     default_detail = _("The request conflicts with the current state.")
+
+
+class TooManyAttempts(ServiceError):
+    """Too many wrong passwords for a user or username (``core.reauth``); ``fields["retry_after"]`` gives
+    the seconds to wait."""
+
+    status = 429
+    code = "too_many_attempts"
+    default_detail = _("Too many wrong passwords. Try again later.")

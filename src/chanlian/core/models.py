@@ -85,3 +85,22 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}:{self.key} → {self.response_status}"
+
+
+class PasswordFailure(models.Model):
+    """A wrong password: at sign-in (key ``login:<username>``) or re-entered to sign or confirm
+    (``user:<id>``). ``core.reauth`` counts them over a window and refuses further tries past the limit.
+
+    Written in its own transaction before the service's, so that the refusal that follows does not roll it
+    back."""
+
+    key = models.CharField(max_length=200)
+    at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("password failure")
+        verbose_name_plural = _("password failures")
+        indexes = [models.Index(fields=["key", "at"], name="core_pwfail_key_at")]
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.at.isoformat()}"

@@ -14,10 +14,10 @@ from django.http import Http404
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
-from chanlian.core.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError
+from chanlian.core.errors import Conflict, Forbidden, InvalidInput, NotFound, ServiceError, TooManyAttempts
 
 # The refusals a form view shows in place, next to the fields (NotFound is a 404 instead).
-FORM_REFUSALS = (InvalidInput, Conflict, Forbidden)
+FORM_REFUSALS = (InvalidInput, Conflict, Forbidden, TooManyAttempts)
 
 # Selectors word a few refusals for API clients; the pages say them in the reader's language.
 FRIENDLY = {

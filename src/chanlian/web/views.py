@@ -96,7 +96,7 @@ def signup(request):
             except FORM_REFUSALS as exc:
                 error = attach(form, exc, aliases={"password": "password1"})
             else:
-                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                login(request, user, backend="chanlian.core.auth.ThrottledModelBackend")
                 messages.success(
                     request, _("Welcome, %(name)s. Your account is ready.") % {"name": user.username}
                 )
