@@ -228,6 +228,16 @@ def test_api_json_csv_and_errors(chain, api):
     text = r.content.decode("utf-8-sig")
     assert text.splitlines()[0].startswith("stage,name,kind,enterprises,verified")
     assert "primary_processing" in text and "—" in text
+    r = api(None).get(f"/api/v1/insights/clusters/{tea.pk}/chain.xlsx?month={month}")
+    assert r.status_code == 200 and r["Content-Disposition"].endswith('.xlsx"')
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    book = load_workbook(BytesIO(r.content))
+    header = [c.value for c in next(book.worksheets[0].iter_rows())]
+    assert header[:5] == ["stage", "name", "kind", "enterprises", "verified"]
+    assert {"gaps", "about"} <= set(book.sheetnames)
     assert (
         api(None).get(f"/api/v1/insights/clusters/{tea.pk}/chain/?month=2026-13").json()["code"]
         == "invalid_month"

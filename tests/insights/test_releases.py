@@ -297,6 +297,26 @@ def test_small_cells_are_withheld_in_public_scopes(world, trade, api):
     assert len(lines) == 1 + 5
     assert any(line.startswith(m[1]) and "—" in line for line in lines)
     assert any(line.startswith(f"{m[3]},,no_data") for line in lines)
+    # XLSX: the same rows, numbers as numbers, "—" for withheld, the same header
+    from io import BytesIO
+
+    from openpyxl import load_workbook
+
+    for url in (
+        f"/api/v1/insights/clusters/{tea.pk}/index.xlsx?category=raw_tea",
+        f"/api/v1/insights/clusters/{tea.pk}/index/?category=raw_tea&format=xlsx",
+    ):
+        xlsx = APIClient().get(url)
+        assert xlsx.status_code == 200 and xlsx["Content-Type"].startswith("application/vnd.openxmlformats")
+        assert xlsx["Content-Disposition"].endswith('.xlsx"')
+        sheet = load_workbook(BytesIO(xlsx.content)).worksheets[0]
+        cells = [[c.value for c in row] for row in sheet.iter_rows()]
+        assert ",".join(str(c) for c in cells[0]) == lines[0]
+        assert len(cells) == len(lines)
+        by_period = {row[0]: row for row in cells[1:]}
+        assert "—" in by_period[m[1]]
+        published = by_period[m[2]]
+        assert isinstance(published[1], int | float) and published[2] == "ok"
 
 
 def test_a_period_from_too_few_enterprises_is_withheld_whole(world, parties):

@@ -2,14 +2,17 @@
 
 Aggregates are public (anyone, signed in or not); the scope — operator, government or public — decides
 what is suppressed. ``…/mine/`` is an enterprise's own figures and needs one of the user's enterprises.
-Each endpoint answers JSON, or CSV with ``?format=csv`` or the ``.csv`` suffix. Money is a string with two
-decimals (CNY); a suppressed cell is ``null`` (the page and the CSV show "—").
+Each endpoint answers JSON, CSV with ``?format=csv`` (or the ``.csv`` suffix) or an Excel workbook with
+``?format=xlsx`` (or ``.xlsx``). Money is a string with two decimals (CNY) in JSON, a number with two
+decimals in the workbook; a suppressed cell is ``null`` (the page, the CSV and the workbook show "—").
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+from decimal import Decimal
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -22,9 +25,10 @@ from chanlian.core.errors import NotFound
 from chanlian.core.params import parse_id
 from chanlian.registry.principal import principal_for
 
-from . import cockpit, privacy
+from . import cockpit, financing, privacy
 
 SUPPRESSED = "—"
+DOWNLOADS = ("csv", "xlsx")
 
 
 class CSVRenderer(BaseRenderer):
@@ -46,14 +50,115 @@ class CSVRenderer(BaseRenderer):
         return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
+_DECIMAL = re.compile(r"^-?\d+\.(\d+)$")
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def xlsx_cell(value):
+    """A JSON value as a workbook cell: ``(value, number_format)``. A decimal string (money, quantities)
+    becomes a number shown with as many decimals as it has; ``None`` (a withheld cell) is "—"."""
+    if value is None:
+        return SUPPRESSED, None
+    if isinstance(value, bool):
+        return value, None
+    if isinstance(value, int | float | Decimal):
+        return value, None
+    if isinstance(value, str):
+        m = _DECIMAL.match(value)
+        if m:
+            places = len(m.group(1))
+            return Decimal(value), "#,##0." + "0" * places
+        return value, None
+    if isinstance(value, list | dict):
+        return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value), None
+    return str(value), None
+
+
+def _sheet(ws, columns: list[str], rows: list[dict]) -> None:
+    from openpyxl.styles import Font
+
+    ws.append(columns)
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        ws.append([xlsx_cell(row.get(c))[0] for c in columns])
+        for col, c in enumerate(columns, start=1):
+            fmt = xlsx_cell(row.get(c))[1]
+            if fmt:
+                ws.cell(row=ws.max_row, column=col).number_format = fmt
+    ws.freeze_panes = "A2"
+    for col, c in enumerate(columns, start=1):
+        width = max([len(str(c)), *(len(str(r.get(c) or "")) for r in rows[:200])]) + 2
+        ws.column_dimensions[ws.cell(row=1, column=col).column_letter].width = min(width, 40)
+
+
+def _safe_title(name: str, used: set[str]) -> str:
+    title = re.sub(r"[\\/*?:\[\]]", "-", name)[:31] or "sheet"
+    base, i = title, 2
+    while title in used:
+        title = f"{base[:28]}-{i}"
+        i += 1
+    used.add(title)
+    return title
+
+
+class XLSXRenderer(BaseRenderer):
+    """A chart as an Excel workbook (openpyxl): the first sheet is its ``rows`` under a header row of its
+    ``columns``; every other list of rows in the body (flows, prices, links, …) is a sheet of its own; the
+    last sheet ("about") holds the cluster, chart, scope, month, currency and the suppression rule."""
+
+    media_type = XLSX_TYPE
+    format = "xlsx"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if not isinstance(data, dict) or "rows" not in data:
+            return JSONRenderer().render(data)
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        used: set[str] = set()
+        ws = wb.active
+        ws.title = _safe_title(str(data.get("chart") or "rows"), used)
+        rows = data["rows"]
+        _sheet(ws, list(data.get("columns") or (list(rows[0]) if rows else [])), rows)
+        about = []
+        for key, value in data.items():
+            if key in ("rows", "columns"):
+                continue
+            if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+                cols: list[str] = []
+                for v in value:
+                    cols += [k for k in v if k not in cols]
+                _sheet(wb.create_sheet(_safe_title(key, used)), cols, value)
+            elif isinstance(value, dict) and all(not isinstance(v, list | dict) for v in value.values()):
+                about += [{"field": f"{key}.{k}", "value": v} for k, v in value.items()]
+            elif not isinstance(value, list | dict):
+                about.append({"field": key, "value": value})
+        _sheet(wb.create_sheet(_safe_title("about", used)), ["field", "value"], about)
+        buf = io.BytesIO()
+        wb.save(buf)
+        return buf.getvalue()
+
+
 MONTH = OpenApiParameter(
     "month",
     str,
     description="YYYY-MM; default the last closed month (closed months only, except for the "
     "cluster's operator, who may ask for the running month)",
 )
-FORMAT = OpenApiParameter("format", str, enum=["json", "csv"], description="csv: the rows as a CSV file")
-CHART = {(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR}
+FORMAT = OpenApiParameter(
+    "format",
+    str,
+    enum=["json", "csv", "xlsx"],
+    description="csv: the rows as a CSV file; xlsx: an Excel workbook (numbers as numbers, withheld cells —)",
+)
+CHART = {
+    (200, "application/json"): OpenApiTypes.OBJECT,
+    (200, "text/csv"): OpenApiTypes.STR,
+    (200, XLSX_TYPE): OpenApiTypes.BINARY,
+}
 
 
 def chart_json(cluster, scope: str, chart: cockpit.Chart) -> dict:
@@ -77,7 +182,7 @@ def chart_json(cluster, scope: str, chart: cockpit.Chart) -> dict:
 
 class ChartView(APIView):
     permission_classes = [AllowAny]
-    renderer_classes = [JSONRenderer, CSVRenderer]
+    renderer_classes = [JSONRenderer, CSVRenderer, XLSXRenderer]
     chart = ""
 
     def build(self, request, cluster, scope):
@@ -88,9 +193,10 @@ class ChartView(APIView):
         scope = cockpit.scope_for(request.user, cluster)
         chart = self.build(request, cluster, scope)
         response = Response(chart_json(cluster, scope, chart))
-        if getattr(request.accepted_renderer, "format", "") == "csv":
+        fmt = getattr(request.accepted_renderer, "format", "")
+        if fmt in DOWNLOADS:
             label = f"{chart.name}-{chart.month}" if chart.month else chart.name
-            response["Content-Disposition"] = f'attachment; filename="cluster-{cluster.pk}-{label}.csv"'
+            response["Content-Disposition"] = f'attachment; filename="cluster-{cluster.pk}-{label}.{fmt}"'
         return response
 
     def finalize_response(self, request, response, *args, **kwargs):
@@ -157,6 +263,21 @@ class SupplyDemandView(ChartView):
 
     def build(self, request, cluster, scope):
         return cockpit.supply_demand(cluster, scope)
+
+
+class FinancingView(ChartView):
+    @_schema(
+        "insights_financing",
+        "Financing per month (12 months): financings disbursed, repaid and outstanding (count, face), the "
+        "number of lenders, vouchers issued, paid and outstanding (count, face). No figure per lender; "
+        "an outstanding figure is withheld when it would reveal a withheld month by subtraction.",
+    )
+    def get(self, request, pk, format=None):
+        return super().get(request, pk, format)
+
+    def build(self, request, cluster, scope):
+        month = cockpit.parse_month(request.query_params.get("month"), scope)
+        return financing.financing(cluster, scope, month)
 
 
 ENTERPRISE = OpenApiParameter(

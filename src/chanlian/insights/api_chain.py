@@ -102,6 +102,12 @@ api_urlpatterns = [
         name="insights-chain-csv",
     ),
     path(
+        "insights/clusters/<str:pk>/chain.xlsx",
+        ChainView.as_view(),
+        {"format": "xlsx"},
+        name="insights-chain-xlsx",
+    ),
+    path(
         "insights/clusters/<str:pk>/chain/stages/<str:stage>/",
         ChainStageView.as_view(),
         name="insights-chain-stage",

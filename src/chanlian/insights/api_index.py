@@ -21,18 +21,24 @@ from rest_framework.views import APIView
 from chanlian.core.errors import NotFound
 
 from . import cockpit, market_prices, releases
-from .api import CSVRenderer, own_enterprise
+from .api import XLSX_TYPE, CSVRenderer, XLSXRenderer, own_enterprise
 from .models import IndexRelease, MarketPriceReport
 
 FREQUENCY = OpenApiParameter("frequency", str, enum=["weekly", "monthly"], description="default monthly")
 CATEGORY = OpenApiParameter(
     "category", str, description="a category key of the basket; default the whole basket"
 )
-FORMAT = OpenApiParameter("format", str, enum=["json", "csv"], description="csv: one row per period")
+FORMAT = OpenApiParameter(
+    "format", str, enum=["json", "csv", "xlsx"], description="csv or xlsx: one row per period"
+)
 ENTERPRISE = OpenApiParameter(
     "enterprise", int, description="one of your enterprises (default: your only one)"
 )
-BODY = {(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR}
+BODY = {
+    (200, "application/json"): OpenApiTypes.OBJECT,
+    (200, "text/csv"): OpenApiTypes.STR,
+    (200, XLSX_TYPE): OpenApiTypes.BINARY,
+}
 
 
 def _csv_body(payload: dict) -> dict:
@@ -53,7 +59,7 @@ def _csv_body(payload: dict) -> dict:
 
 class IndexBase(APIView):
     permission_classes = [AllowAny]
-    renderer_classes = [JSONRenderer, CSVRenderer]
+    renderer_classes = [JSONRenderer, CSVRenderer, XLSXRenderer]
 
     def finalize_response(self, request, response, *args, **kwargs):
         if isinstance(response, Response) and response.status_code >= 400:
@@ -62,9 +68,10 @@ class IndexBase(APIView):
         return super().finalize_response(request, response, *args, **kwargs)
 
     def respond(self, request, payload: dict, filename: str):
-        if getattr(request.accepted_renderer, "format", "") == "csv":
+        fmt = getattr(request.accepted_renderer, "format", "")
+        if fmt in ("csv", "xlsx"):
             response = Response(_csv_body(payload))
-            response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
+            response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
             return response
         return Response(payload)
 
@@ -172,10 +179,10 @@ class IndexMineView(IndexBase):
             raise NotFound(code="no_release")
         body = releases.own_vs_index(cluster, eid, release, scope)
         response = Response(body)
-        if getattr(request.accepted_renderer, "format", "") == "csv":
-            response["Content-Disposition"] = (
-                f'attachment; filename="cluster-{cluster.pk}-index-mine-{eid}.csv"'
-            )
+        fmt = getattr(request.accepted_renderer, "format", "")
+        if fmt in ("csv", "xlsx"):
+            response["Content-Disposition"] = f'attachment; filename="cluster-{cluster.pk}-index-mine-{eid}.{fmt}"'
+
         return response
 
 
@@ -236,6 +243,7 @@ _P = "insights/clusters/<str:pk>/"
 api_urlpatterns = [
     path(f"{_P}index/", IndexView.as_view(), name="insights-index"),
     path(f"{_P}index.csv", IndexView.as_view(), {"format": "csv"}, name="insights-index-csv"),
+    path(f"{_P}index.xlsx", IndexView.as_view(), {"format": "xlsx"}, name="insights-index-xlsx"),
     path(f"{_P}index/mine/", IndexMineView.as_view(), name="insights-index-mine"),
     path(f"{_P}index/releases/", ReleaseListView.as_view(), name="insights-index-releases"),
     path(f"{_P}index/releases/<str:rid>/", ReleaseDetailView.as_view(), name="insights-index-release"),
@@ -244,6 +252,12 @@ api_urlpatterns = [
         ReleaseDetailView.as_view(),
         {"format": "csv"},
         name="insights-index-release-csv",
+    ),
+    path(
+        f"{_P}index/releases/<str:rid>.xlsx",
+        ReleaseDetailView.as_view(),
+        {"format": "xlsx"},
+        name="insights-index-release-xlsx",
     ),
     path(f"{_P}market-prices/", MarketPricesView.as_view(), name="insights-market-prices"),
 ]

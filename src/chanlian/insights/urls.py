@@ -1,5 +1,6 @@
 """``api_urlpatterns`` are mounted under /api/v1/; ``urlpatterns`` (the pages) under /insights/, namespace
-"insights". Each chart answers JSON, or CSV with ``?format=csv`` or the ``.csv`` suffix."""
+"insights". Each chart answers JSON, CSV with ``?format=csv`` or the ``.csv`` suffix, or an Excel workbook
+with ``?format=xlsx`` or the ``.xlsx`` suffix."""
 
 from django.urls import path
 
@@ -11,6 +12,7 @@ CHARTS = [
     ("grades", api.GradesView),
     ("origins", api.OriginsView),
     ("supply-demand", api.SupplyDemandView),
+    ("financing", api.FinancingView),
     ("mine", api.MineView),
 ]
 
@@ -19,11 +21,14 @@ api_urlpatterns = [
     for chart, view in CHARTS
     for route in (
         path(f"insights/clusters/<str:pk>/{chart}/", view.as_view(), name=f"insights-{chart}"),
-        path(
-            f"insights/clusters/<str:pk>/{chart}.csv",
-            view.as_view(),
-            {"format": "csv"},
-            name=f"insights-{chart}-csv",
+        *(
+            path(
+                f"insights/clusters/<str:pk>/{chart}.{fmt}",
+                view.as_view(),
+                {"format": fmt},
+                name=f"insights-{chart}-{fmt}",
+            )
+            for fmt in api.DOWNLOADS
         ),
     )
 ]

@@ -15,7 +15,7 @@ from chanlian.registry.principal import principal_for
 
 from . import cockpit, privacy
 
-CHARTS = ("monthly", "categories", "grades", "origins", "supply-demand", "mine")
+CHARTS = ("monthly", "categories", "grades", "origins", "supply-demand", "financing", "mine")
 
 
 def chart_labels() -> dict[str, str]:
@@ -41,6 +41,14 @@ def chart_labels() -> dict[str, str]:
         % {"n": "%(n)s", "min": privacy.MIN_ENTERPRISES},
         "loadError": _("Could not load this chart."),
         "ungraded": _("Ungraded"),
+        "disbursed": _("Financing disbursed"),
+        "repaid": _("Financing repaid"),
+        "outstanding": _("Financing outstanding"),
+        "vouchersOutstanding": _("Vouchers outstanding"),
+        "vouchersIssued": _("Vouchers issued"),
+        "lenders": _("Lenders"),
+        "count": _("Count"),
+        "noFinance": _("No financing in these months."),
         "none": _("Nothing to show."),
         # how a list of names is joined, and how a label is followed by its value
         "listSep": _(", "),

@@ -1,10 +1,12 @@
-"""``chanlian insights refresh [--rebuild] [--compact]`` and ``chanlian insights status``."""
+"""``chanlian insights refresh [--rebuild] [--compact]`` and ``chanlian insights status``.
+
+A refresh appends the changed orders (``snapshot``) and then the changed finance facts (``financing``)."""
 
 import json
 
 from django.core.management.base import BaseCommand
 
-from chanlian.insights import market_prices, releases, snapshot, synth
+from chanlian.insights import financing, market_prices, releases, snapshot, synth
 
 
 class Command(BaseCommand):
@@ -28,7 +30,7 @@ class Command(BaseCommand):
         if action == "import-prices":
             return market_prices.command(self, options)
         if action == "status":
-            self.stdout.write(json.dumps(snapshot.status(), indent=1))
+            self.stdout.write(json.dumps({**snapshot.status(), "financing": financing.status()}, indent=1))
             return
         result = snapshot.refresh(rebuild=options["rebuild"])
         if result.part:
@@ -40,3 +42,9 @@ class Command(BaseCommand):
             if c.part:
                 self.stdout.write(f"Compacted into {c.part} ({c.rows} orders).")
         self.stdout.write(f"Watermark: {result.watermark or '—'}")
+        fin = financing.refresh(rebuild=options["rebuild"])
+        if fin.total:
+            counts = ", ".join(f"{n} {name}" for name, n in fin.rows.items() if n)
+            self.stdout.write(f"Finance: appended {counts}.")
+        else:
+            self.stdout.write("Finance: nothing changed since the last refresh; nothing written.")

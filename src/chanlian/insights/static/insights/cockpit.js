@@ -187,6 +187,43 @@
     }).catch(function () { fail("chart-supply"); });
   }
 
+  // Financing disbursed and repaid (bars) and what is outstanding at each month's end (lines): financings
+  // and vouchers (face). A withheld month is a gap; the tooltip says "—".
+  function finance() {
+    var chart = make("chart-financing");
+    if (!chart) return;
+    get("financing").then(function (d) {
+      var rows = d.rows;
+      var any = rows.some(function (r) {
+        return ["disbursed_amount", "outstanding_amount", "vouchers_outstanding_amount", "vouchers_issued_amount"].some(function (k) { return r[k] !== null && Number(r[k]) > 0; });
+      });
+      if (!any) {
+        var withheld = rows.some(function (r) { return r.outstanding_amount === null || r.vouchers_outstanding_amount === null; });
+        empty(chart, withheld && config.scope !== "operator" ? DASH + " " + L.withheld : L.noFinance);
+        return;
+      }
+      var money = { trigger: "axis", valueFormatter: function (v) { return v === null || v === undefined || isNaN(v) ? DASH : yuan(v); } };
+      chart.setOption({
+        color: [C.teal, C.teal2, C.amber, C.ink],
+        tooltip: money, legend: { top: 0, type: "scroll" },
+        grid: { left: 8, right: 8, top: 34, bottom: 4, containLabel: true },
+        xAxis: { type: "category", data: rows.map(function (r) { return r.month.slice(2); }) },
+        yAxis: { type: "value", axisLabel: { formatter: yuan } },
+        series: [
+          { name: L.disbursed, type: "bar", barMaxWidth: 20, data: rows.map(function (r) { return num(r.disbursed_amount); }) },
+          { name: L.repaid, type: "bar", barMaxWidth: 20, data: rows.map(function (r) { return num(r.repaid_amount); }) },
+          { name: L.outstanding, type: "line", connectNulls: false, data: rows.map(function (r) { return num(r.outstanding_amount); }) },
+          { name: L.vouchersOutstanding, type: "line", connectNulls: false, lineStyle: { type: "dashed" }, data: rows.map(function (r) { return num(r.vouchers_outstanding_amount); }) }
+        ]
+      });
+      var last = rows[rows.length - 1], note = $("financing-note");
+      if (note) {
+        var text = L.lenders + L.colon + show(last.lenders) + L.listSep + L.vouchersIssued + L.colon + show(last.vouchers_issued_count);
+        note.textContent = note.textContent ? text + " · " + note.textContent : text;
+      }
+    }).catch(function () { fail("chart-financing"); });
+  }
+
   function mine() {
     var chart = make("chart-mine");
     if (!chart) return;
@@ -219,6 +256,7 @@
   bars("chart-categories", "categories", function (r) { return r.name; });
   bars("chart-grades", "grades", function (r) { return r.grade ? r.name : L.ungraded; });
   supply();
+  finance();
   mine();
   var t;
   window.addEventListener("resize", function () { clearTimeout(t); t = setTimeout(function () { charts.forEach(function (c) { c.resize(); }); }, 120); });
