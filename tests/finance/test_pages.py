@@ -71,6 +71,10 @@ def test_register_confirm_split_transfer_accept_through_the_pages(world):
     assert part.holder == rival
     page = tier.get(f"/finance/vouchers/{part.pk}/")
     assert "Transfer accepted" in page.text and v.number in page.text
+    # the holder of a held voucher may apply for financing from its page; nobody else sees the button
+    assert f'href="/finance/vouchers/{part.pk}/apply/"' in page.text and 'id="act-apply"' in page.text
+    assert 'id="act-apply"' not in supplier.get(f"/finance/vouchers/{part.pk}/").text
+    assert 'id="act-apply"' not in supplier.get(f"/finance/vouchers/{v.pk}/").text  # split: no longer held
 
 
 def test_a_failing_check_is_shown_with_its_reason(world):

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from . import api, lending_api, views
+from . import api, lending_api, views, views_lending
 
 api_urlpatterns = [*api.router.urls, *lending_api.router.urls]
 
@@ -18,4 +18,20 @@ urlpatterns = [
     path("vouchers/<int:pk>/accept/", views.voucher_accept, name="voucher-accept"),
     path("vouchers/<int:pk>/decline/", views.voucher_decline, name="voucher-decline"),
     path("vouchers/<int:pk>/withdraw/", views.voucher_withdraw, name="voucher-withdraw"),
+    # lending: the applicant's side
+    path("vouchers/<int:pk>/apply/", views_lending.apply, name="voucher-apply"),
+    path("consents/", views_lending.consents, name="consents"),
+    path("consents/new/", views_lending.consent_new, name="consent-new"),
+    path("consents/<int:pk>/revoke/", views_lending.consent_revoke, name="consent-revoke"),
+    path("applications/", views_lending.applications, name="applications"),
+    path("applications/<int:pk>/", views_lending.application_detail, name="application"),
+    path("applications/<int:pk>/<slug:action>/", views_lending.application_action, name="application-action"),
+    # lending: the lender's side
+    path("lender/", views_lending.lender_home, name="lender"),
+    path("lender/products/", views_lending.lender_products, name="lender-products"),
+    path(
+        "lender/products/<int:pk>/active/", views_lending.lender_product_active, name="lender-product-active"
+    ),
+    path("lender/lines/", views_lending.lender_lines, name="lender-lines"),
+    path("lender/lines/<int:pk>/", views_lending.lender_line_change, name="lender-line-change"),
 ]
