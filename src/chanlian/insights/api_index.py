@@ -181,8 +181,8 @@ class IndexMineView(IndexBase):
         response = Response(body)
         fmt = getattr(request.accepted_renderer, "format", "")
         if fmt in ("csv", "xlsx"):
-            response["Content-Disposition"] = f'attachment; filename="cluster-{cluster.pk}-index-mine-{eid}.{fmt}"'
-
+            name = f"cluster-{cluster.pk}-index-mine-{eid}.{fmt}"
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 
 

@@ -37,6 +37,14 @@ SIDES_SQL = (
     "count(DISTINCT buyer_id) AS n_buy, [min(buyer_id), max(buyer_id)] AS buy_ids"
 )
 
+OPERATOR_SIDES_SQL = "count(DISTINCT supplier_id) AS n_sup, count(DISTINCT buyer_id) AS n_buy"
+
+
+def _sides_sql(scope: str) -> str:
+    """``, SIDES_SQL`` for the suppressed scopes; nothing for the operator, whose charts show no count of
+    enterprises per cell and withhold nothing (the distinct counts were most of its origins query)."""
+    return f", {SIDES_SQL}" if scope in privacy.SUPPRESSED_SCOPES else ""
+
 
 @dataclass
 class Chart:
@@ -122,7 +130,13 @@ def _ids(values) -> list[int]:
     return [v for v in values or () if v is not None]
 
 
+# The sides of a cell queried without its ids (the operator's cells: nothing is withheld from them).
+_UNCOUNTED = {"suppliers": Side(0), "buyers": Side(0)}
+
+
 def _row(key: dict, values: dict, rec: dict) -> Row:
+    if "sup_ids" not in rec:
+        return Row(key=key, values=values, sides=_UNCOUNTED)
     return Row(
         key=key,
         values=values,
@@ -146,7 +160,8 @@ def _money(v) -> str | None:
 def _month_total(con, cluster_id: int, month: str) -> Row:
     recs = _query(
         con,
-        f"SELECT coalesce(sum(amount), 0) AS gmv, count(*) AS orders, {SIDES_SQL} FROM order_facts "  # noqa: S608
+        f"SELECT coalesce(sum(amount), 0) AS gmv, count(*) AS orders, {SIDES_SQL} "  # noqa: S608
+        f"FROM {snapshot.facts(con, cluster_id, month, month)} "
         f"WHERE cluster_id = ? AND placed_month = ? AND {COUNTED}",
         [cluster_id, month],
     )
@@ -186,13 +201,15 @@ def monthly(cluster, scope: str, month: str, *, months: int = 12, con=None) -> C
     """GMV, orders, active suppliers and buyers per month, for ``months`` months ending at ``month``."""
     con = con or snapshot.connect()
     first = shift(month, -(months - 1))
+    # the operator sees the counts but nothing is withheld, so no ids are needed
+    sides = SIDES_SQL if scope in privacy.SUPPRESSED_SCOPES else OPERATOR_SIDES_SQL
     recs = {
         r["month"]: r
         for r in _query(
             con,
-            f"SELECT placed_month AS month, sum(amount) AS gmv, count(*) AS orders, {SIDES_SQL} "  # noqa: S608
-            f"FROM order_facts WHERE cluster_id = ? AND placed_month BETWEEN ? AND ? AND {COUNTED} "
-            "GROUP BY 1",
+            f"SELECT placed_month AS month, sum(amount) AS gmv, count(*) AS orders, {sides} "  # noqa: S608
+            f"FROM {snapshot.facts(con, cluster.pk, first, month)} "
+            f"WHERE cluster_id = ? AND placed_month BETWEEN ? AND ? AND {COUNTED} GROUP BY 1",
             [cluster.pk, first, month],
         )
     }
@@ -228,8 +245,9 @@ def breakdown(cluster, scope: str, month: str, dim: str, *, con=None) -> Chart:
     # The cells and the month's total in one scan (the total is the empty grouping set).
     recs = _query(
         con,
-        f"SELECT grouping({dim}) AS g, {dim} AS k, coalesce(sum(amount), 0) AS gmv, count(*) AS orders, "  # noqa: S608
-        f"{SIDES_SQL} FROM order_facts WHERE cluster_id = ? AND placed_month = ? AND {COUNTED} "
+        f"SELECT grouping({dim}) AS g, {dim} AS k, coalesce(sum(amount), 0) AS gmv, count(*) AS orders"  # noqa: S608
+        f"{_sides_sql(scope)} FROM {snapshot.facts(con, cluster.pk, month, month)} "
+        f"WHERE cluster_id = ? AND placed_month = ? AND {COUNTED} "
         f"GROUP BY GROUPING SETS (({dim}), ()) ORDER BY g DESC, gmv DESC, k",
         [cluster.pk, month],
     )
@@ -320,11 +338,30 @@ def _macro_points() -> dict:
     }
 
 
+def _centroids(codes) -> dict[str, tuple]:
+    """``code → (name, lon, lat)`` of the regions, as floats, in one plain query: the operator's flows
+    reach a thousand counties a month, and model instances with Decimal converters cost more than the
+    DuckDB query of the flows themselves (bench/insights.py)."""
+    from django.db import connection
+
+    from chanlian.regions.models import Region
+
+    codes = sorted(c for c in codes if c and not str(c).startswith("R:"))
+    if not codes:
+        return {}
+    marks = ", ".join(["%s"] * len(codes))
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT code, coalesce(nullif(full_name, ''), name), CAST(lon AS DOUBLE PRECISION), "  # noqa: S608
+            f"CAST(lat AS DOUBLE PRECISION) FROM {Region._meta.db_table} WHERE code IN ({marks})",
+            codes,
+        )
+        return {code: (name, lon, lat) for code, name, lon, lat in cur.fetchall()}
+
+
 def origins(cluster, scope: str, month: str, *, con=None) -> Chart:
     """Where the month's buyers come from (in-county, in-province, other provinces: the 双循环 share),
     and the flows from each buyer county to the cluster's county (points and lines on lon/lat)."""
-    from chanlian.regions.models import Region
-
     con = con or snapshot.connect()
     cls = (
         "CASE WHEN buyer_region = cluster_region THEN 'county' "
@@ -335,9 +372,9 @@ def origins(cluster, scope: str, month: str, *, con=None) -> Chart:
     # rolled up) and 3 (both).
     recs = _query(
         con,
-        f"SELECT grouping(region, k) AS g, region, k, coalesce(sum(amount), 0) AS gmv, count(*) AS orders, "  # noqa: S608
-        f"{SIDES_SQL} FROM (SELECT *, {_flow_key(scope, cls)} AS region, {cls} AS k "
-        f"FROM order_facts {where}) "
+        f"SELECT grouping(region, k) AS g, region, k, coalesce(sum(amount), 0) AS gmv, count(*) AS orders"  # noqa: S608
+        f"{_sides_sql(scope)} FROM (SELECT *, {_flow_key(scope, cls)} AS region, {cls} AS k "
+        f"FROM {snapshot.facts(con, cluster.pk, month, month)} {where}) "
         "GROUP BY GROUPING SETS ((region, k), (k), ()) ORDER BY g, gmv DESC, region",
         [cluster.pk, month],
     )
@@ -375,7 +412,7 @@ def origins(cluster, scope: str, month: str, *, con=None) -> Chart:
                 privacy.suppress_complementary(members, crow, ("gmv", "orders"), TRADE, size="gmv")
     _share(classes, total)
     codes = {f.key["region"] for f in flows} | {cluster.region_id}
-    regions = {r.code: r for r in Region.objects.filter(code__in=codes)}
+    regions = _centroids(codes)
     home = regions.get(cluster.region_id)
 
     macro = _macro_points() if any(str(c).startswith("R:") for c in codes) else {}
@@ -384,9 +421,9 @@ def origins(cluster, scope: str, month: str, *, con=None) -> Chart:
         if code in macro:
             return macro[code]
         r = regions.get(code)
-        if r is None or not r.has_centroid:
+        if r is None or r[1] is None or r[2] is None:
             return None
-        return {"code": code, "name": r.full_name or r.name, "lon": float(r.lon), "lat": float(r.lat)}
+        return {"code": code, "name": r[0], "lon": r[1], "lat": r[2]}
 
     shown = [f for f in flows if "gmv" not in f.suppressed]
     flow_rows = []
@@ -447,12 +484,18 @@ def supply_demand(cluster, scope: str) -> Chart:
     few_d = few(Demand, "buyer_id", demand, DemandStatus.OPEN)
     few_s = few(Listing, "supplier_id", supply, ListingStatus.PUBLISHED)
     names = _names(cluster, "category")
+    symbol = _unit_symbol(cluster)
     rows = []
     for key in sorted(set(demand) | set(supply)):
         d, s = demand.get(key, {}), supply.get(key, {})
         rows.append(
             Row(
-                key={"category": key[0], "name": names.get(key[0], key[0]), "unit": key[1]},
+                key={
+                    "category": key[0],
+                    "name": names.get(key[0], key[0]),
+                    "unit": key[1],
+                    "unit_symbol": symbol(key[1]),
+                },
                 values={
                     "open_demand": d.get("q"),
                     "demand_buyers": d.get("n", 0),
@@ -484,7 +527,16 @@ def supply_demand(cluster, scope: str) -> Chart:
         out.append(d)
     return Chart(
         "supply-demand",
-        ["category", "name", "unit", "open_demand", "demand_buyers", "available_supply", "supply_suppliers"],
+        [
+            "category",
+            "name",
+            "unit",
+            "unit_symbol",
+            "open_demand",
+            "demand_buyers",
+            "available_supply",
+            "supply_suppliers",
+        ],
         out,
     )
 
@@ -494,7 +546,8 @@ def mine(cluster, enterprise_id: int, month: str, *, months: int = 12, con=None)
     selling price per category in ``month`` beside the cluster's (the cluster's under the public rule)."""
     con = con or snapshot.connect()
     first = shift(month, -(months - 1))
-    base = f"FROM order_facts WHERE cluster_id = ? AND placed_month BETWEEN ? AND ? AND {COUNTED}"
+    src = snapshot.facts(con, cluster.pk, first, month)
+    base = f"FROM {src} WHERE cluster_id = ? AND placed_month BETWEEN ? AND ? AND {COUNTED}"
     own = {
         r["month"]: r
         for r in _query(
@@ -525,12 +578,14 @@ def mine(cluster, enterprise_id: int, month: str, *, months: int = 12, con=None)
         con,
         "SELECT category, unit, sum(amount) FILTER (WHERE supplier_id = ?) AS own_amount, "  # noqa: S608
         "sum(quantity) FILTER (WHERE supplier_id = ?) AS own_quantity, "
-        f"sum(amount) AS amount, sum(quantity) AS quantity, {SIDES_SQL} FROM order_facts "
+        f"sum(amount) AS amount, sum(quantity) AS quantity, {SIDES_SQL} "
+        f"FROM {snapshot.facts(con, cluster.pk, month, month)} "
         f"WHERE cluster_id = ? AND placed_month = ? AND {COUNTED} GROUP BY 1, 2 "
         "HAVING count(*) FILTER (WHERE supplier_id = ?) > 0 ORDER BY 1, 2",
         [enterprise_id, enterprise_id, cluster.pk, month, enterprise_id],
     )
     names = _names(cluster, "category")
+    symbol = _unit_symbol(cluster)
     price_rows = []
     for p in prices:
         row = _row(
@@ -545,6 +600,7 @@ def mine(cluster, enterprise_id: int, month: str, *, months: int = 12, con=None)
                 "category": p["category"],
                 "name": names.get(p["category"], p["category"]),
                 "unit": p["unit"],
+                "unit_symbol": symbol(p["unit"]),
                 "own_price": _money((p["own_amount"] / p["own_quantity"]).quantize(Decimal("0.01")))
                 if p["own_quantity"]
                 else None,
@@ -560,6 +616,16 @@ def mine(cluster, enterprise_id: int, month: str, *, months: int = 12, con=None)
         month,
         {"enterprise": enterprise_id, "prices": price_rows},
     )
+
+
+def _unit_symbol(cluster):
+    """``unit key → the unit as people write it`` (斤, 吨, kg) from the cluster's pack, as the index page
+    shows it; the key itself for a unit the pack does not define (or a cluster without its pack)."""
+    try:
+        pack = cluster.pack
+    except Exception:  # a cluster whose pack file went missing still shows its keys
+        return lambda key: key
+    return pack.unit_symbol
 
 
 def _names(cluster, dim: str) -> dict:

@@ -177,7 +177,7 @@
         color: [C.amber, C.teal], legend: { top: 0 },
         tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: fmt },
         grid: { left: 8, right: 16, top: 30, bottom: 4, containLabel: true },
-        yAxis: { type: "category", data: rows.map(function (r) { return r.name + " · " + r.unit; }), axisLabel: { width: narrow() ? 90 : 140, overflow: "truncate" } },
+        yAxis: { type: "category", data: rows.map(function (r) { return r.name + " · " + (r.unit_symbol || r.unit); }), axisLabel: { width: narrow() ? 90 : 140, overflow: "truncate" } },
         xAxis: { type: "log", logBase: 10, axisLabel: { formatter: function (v) { return v >= 1e4 ? COMPACT.format(v) : v; } } },
         series: [
           { name: L.demand, type: "bar", barMaxWidth: 12, data: rows.map(function (r) { return num(r.open_demand); }) },
@@ -243,7 +243,7 @@
       if (!d.prices.length) { body.innerHTML = '<tr><td colspan="3" class="muted">' + L.none + "</td></tr>"; return; }
       d.prices.forEach(function (p) {
         var tr = document.createElement("tr");
-        [p.name + " · " + p.unit, show(p.own_price), show(p.cluster_price)].forEach(function (t, i) {
+        [p.name + " · " + (p.unit_symbol || p.unit), show(p.own_price), show(p.cluster_price)].forEach(function (t, i) {
           var td = document.createElement("td"); td.textContent = t; if (i) td.className = "num"; tr.appendChild(td);
         });
         body.appendChild(tr);
