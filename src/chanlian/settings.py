@@ -129,7 +129,8 @@ if TESTING:
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-AUTHENTICATION_BACKENDS = ["chanlian.core.auth.ThrottledModelBackend"]  # core.reauth: wrong passwords are limited
+# Wrong passwords are limited (core.reauth) at sign-in, on the page and for API tokens.
+AUTHENTICATION_BACKENDS = ["chanlian.core.auth.ThrottledModelBackend"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},

@@ -130,10 +130,12 @@ def _break(order, how):
         Invoice.objects.filter(pk=inv.pk).update(total=inv.total - 100, tax=inv.tax - 100)
         return "amounts"
     if how == "invoice_before_contract":
-        Invoice.objects.filter(order=order).update(issue_date=timezone.localdate(order.placed_at) - timedelta(days=3))
+        before = timezone.localdate(order.placed_at) - timedelta(days=3)
+        Invoice.objects.filter(order=order).update(issue_date=before)
         return "dates"
     if how == "shipped_after_acceptance":
-        Shipment.objects.filter(order=order).update(shipped_on=timezone.localdate(order.accepted_at) + timedelta(days=2))
+        after = timezone.localdate(order.accepted_at) + timedelta(days=2)
+        Shipment.objects.filter(order=order).update(shipped_on=after)
         return "dates"
     if how == "due_date_moved":
         Order.objects.filter(pk=order.pk).update(due_date=order.due_date + timedelta(days=30))

@@ -21,6 +21,7 @@ from chanlian.registry import services
 from chanlian.registry.models import Cluster, Enterprise, Membership
 from chanlian.registry.uscc import make as make_uscc
 
+from . import finance as _finance
 from . import history as _history
 from .clock import SimClock, simulated
 from .sim import Sim
@@ -387,6 +388,18 @@ def _build(clock, start, end, created, history) -> dict:
 
     summary = {}
     if history:
+        sim = Sim(clock, end)
+        _finance.schedule(
+            sim,
+            tea=tea,
+            bank=bank,
+            lender_user=lender_user,
+            operator_user=operator,
+            supplier=supplier,
+            supplier_user=supplier_user,
+            new_login=lambda username: user_(username),
+            persona_pw=PASSWORD,
+        )
         summary["trade"] = _history.build_history(
             _history.World(
                 tea=tea,
@@ -400,7 +413,7 @@ def _build(clock, start, end, created, history) -> dict:
                 side=side,
             ),
             rng=random.Random(SEED + 1),
-            sim=Sim(clock, end),
+            sim=sim,
             start=start,
             register=register,
             name=lambda pattern: _name(rng, used, pattern),
@@ -408,6 +421,7 @@ def _build(clock, start, end, created, history) -> dict:
             temp_password=secrets.token_urlsafe(16),
             persona_password=PASSWORD,
         )
+        summary["finance"] = _finance.summary()
     summary |= {
         "clusters": Cluster.objects.count(),
         "enterprises": Enterprise.objects.count(),

@@ -34,6 +34,7 @@ from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
@@ -73,6 +74,7 @@ from .models import (
     FinancingEvent,
     LenderProduct,
     Voucher,
+    VoucherEvent,
     VoucherPayment,
     VoucherTransfer,
 )
@@ -1062,6 +1064,65 @@ def _live_parts(root: Voucher) -> list[Voucher]:
     return [v for v in tree if v.status != VoucherStatus.SPLIT]
 
 
+def _accounts(cluster, wanted, enterprises: dict, currency: str) -> dict:
+    """The ledger accounts ``(code, enterprise id or None)`` of ``cluster`` in ``currency``, opened where
+    missing — a constant number of queries whatever their number (one read; for the missing ones one bulk
+    insert, race-safe at the unique constraints, and one re-read)."""
+    from functools import reduce
+    from operator import or_
+
+    from chanlian.ledger.models import Account
+    from chanlian.ledger.services import account_name
+
+    keys = set(wanted)
+
+    def lookup(ks) -> Q:
+        by_code: dict[str, set] = {}
+        for code, ent in ks:
+            by_code.setdefault(code, set()).add(ent)
+        parts = []
+        for code, ents in by_code.items():
+            ids = {e for e in ents if e is not None}
+            if ids:
+                parts.append(Q(code=code, enterprise_id__in=sorted(ids)))
+            if None in ents:
+                parts.append(Q(code=code, enterprise__isnull=True))
+        return reduce(or_, parts)
+
+    def read(ks) -> dict:
+        rows = Account.objects.filter(Q(cluster=cluster, currency=currency) & lookup(ks))
+        return {(a.code, a.enterprise_id): a for a in rows if (a.code, a.enterprise_id) in ks}
+
+    found = read(keys) if keys else {}
+    missing = keys - found.keys()
+    if missing:
+        Account.objects.bulk_create(
+            [
+                Account(
+                    cluster=cluster,
+                    enterprise_id=ent,
+                    code=code,
+                    currency=currency,
+                    name=account_name(cluster, code, enterprises.get(ent) if ent is not None else None),
+                )
+                for code, ent in sorted(missing, key=lambda k: (k[0], k[1] or 0))
+            ],
+            ignore_conflicts=True,
+        )
+        found |= read(missing)
+    return found
+
+
+def _post_lines(
+    actor, cluster, kind: str, reference: str, key: str, lines, memo: str, currency: str, accounts
+):
+    """``_post`` with accounts already opened (``_accounts``): lines are ``(code, enterprise id, amount)``."""
+    pairs = [(accounts[(code, ent)], amount) for code, ent, amount in lines if amount != 0]
+    return post_entry(
+        actor, cluster=cluster, kind=kind, lines=pairs, reference=reference, memo=memo, idempotency_key=key
+    )
+
+
 @transaction.atomic
 def pay_voucher(actor, voucher_id, *, amount, bank_reference, received_on) -> VoucherPayment:
     """At maturity the **issuer** pays: the operator of the cluster confirms the issuer's transfer into the
@@ -1070,7 +1131,10 @@ def pay_voucher(actor, voucher_id, *, amount, bank_reference, received_on) -> Vo
     voucher's amount (409 ``amount_mismatch``); before maturity 409 ``not_matured``; twice 409
     ``already_paid``. The platform pays each live part's current holder — for a discounted part, the lender
     (``financing.repay``: its financing becomes ``repaid`` and the credit line is restored). A transfer still
-    pending is withdrawn; approved applications not disbursed expire."""
+    pending is withdrawn; approved applications not disbursed expire. The order's platform fee is charged to
+    the original creditor from what this payment pays it and its cash on the platform, never beyond: its cash
+    never goes below zero (the rest is audited as ``fee_uncollected``). A constant number of statements
+    whatever the number of parts, plus one ``financing.repay`` per discounted part."""
     from chanlian.trade.services import orders as trade_orders
     from chanlian.trade.services.payments import _clean_reference
 
@@ -1102,34 +1166,63 @@ def pay_voucher(actor, voucher_id, *, amount, bank_reference, received_on) -> Vo
             code="order_not_payable",
         )
     parts = _live_parts(root)
-    expire_applications(voucher_ids=[p.pk for p in parts])
+    part_ids = [p.pk for p in parts]
+    expire_applications(voucher_ids=part_ids)
     financings = {
         f.voucher_id: f
         for f in FinancingApplication.objects.select_for_update().filter(
-            voucher__in=[p.pk for p in parts], status=S.DISBURSED
+            voucher__in=part_ids, status=S.DISBURSED
         )
     }
     cluster = order.cluster
     receivable = root.receivable
-    creditor = Enterprise.objects.get(pk=receivable.creditor_id)
-    issuer = Enterprise.objects.get(pk=root.issuer_id)
-    holders = {e.pk: e for e in Enterprise.objects.filter(pk__in={p.holder_id for p in parts})}
+    creditor_id = receivable.creditor_id
+    lender_ids = {f.lender_id for f in financings.values()}
+    enterprises = {
+        e.pk: e
+        for e in Enterprise.objects.filter(
+            pk__in={creditor_id, root.issuer_id, *(p.holder_id for p in parts), *lender_ids}
+        )
+    }
     financed = sum((financings[p.pk].amount for p in parts if p.pk in financings), Decimal("0.00"))
     fee = order.fee_amount if order.fee_amount is not None else trade_orders.fee_for(order, money)
-    lines = [
-        ("bank_clearing", None, money),
-        ("payable", issuer, -money),
-        ("receivable", creditor, money - financed),
-    ]
     paid_to: dict[int, Decimal] = {}
     for part in parts:
         if part.pk not in financings:
             paid_to[part.holder_id] = paid_to.get(part.holder_id, Decimal("0.00")) + part.amount
-    for holder_id, total in sorted(paid_to.items()):
-        lines.append(("cash", holders[holder_id], -total))
+    wanted = [
+        ("bank_clearing", None),
+        ("payable", root.issuer_id),
+        ("receivable", creditor_id),
+        ("cash", creditor_id),
+        ("fee_income", None),
+        *(("cash", h) for h in paid_to),
+        *(("receivable", lid) for lid in lender_ids),
+        *(("cash", lid) for lid in lender_ids),
+    ]
+    accounts = _accounts(cluster, wanted, enterprises, root.currency)
+    # The order's platform fee is charged to the original creditor — from what this payment pays it and,
+    # beyond that, from its cash on the platform (its account row locked, as a payment from cash locks it);
+    # never more: its cash never goes below zero. What it cannot cover is not charged (audited as such).
+    charged = Decimal("0.00")
     if fee:
-        lines += [("cash", creditor, fee), ("fee_income", None, -fee)]
-    entry = _post(
+        cash = accounts[("cash", creditor_id)]
+        from chanlian.ledger.models import Account
+        from chanlian.ledger.selectors import balance
+
+        Account.objects.select_for_update().filter(pk=cash.pk).values_list("pk").first()
+        available = paid_to.get(creditor_id, Decimal("0.00")) + max(-balance(cash), Decimal("0.00"))
+        charged = min(fee, available)
+    lines = [
+        ("bank_clearing", None, money),
+        ("payable", root.issuer_id, -money),
+        ("receivable", creditor_id, money - financed),
+    ]
+    for holder_id, total in sorted(paid_to.items()):
+        lines.append(("cash", holder_id, -total))
+    if charged:
+        lines += [("cash", creditor_id, charged), ("fee_income", None, -charged)]
+    entry = _post_lines(
         actor,
         cluster,
         "voucher.pay",
@@ -1138,6 +1231,7 @@ def pay_voucher(actor, voucher_id, *, amount, bank_reference, received_on) -> Vo
         lines,
         f"凭证到期兑付 {root.number} {order.reference} {reference}".strip(),
         root.currency,
+        accounts,
     )
     payment = trade_orders.record_payment(
         actor,
@@ -1150,32 +1244,40 @@ def pay_voucher(actor, voucher_id, *, amount, bank_reference, received_on) -> Vo
         bank_reference=reference,
     )
     now = timezone.now()
+    # One statement each, whatever the number of parts: pending transfers withdrawn, parts paid, events.
+    VoucherTransfer.objects.filter(voucher_id__in=part_ids, status=TransferStatus.PENDING).update(
+        status=TransferStatus.WITHDRAWN, reason="paid at maturity", answered_at=now
+    )
+    Voucher.objects.filter(pk__in=part_ids).update(status=VoucherStatus.PAID, updated_at=now)
+    events = []
     for part in parts:
-        pending = VoucherTransfer.objects.filter(voucher=part, status=TransferStatus.PENDING).first()
-        if pending is not None:
-            pending.status = TransferStatus.WITHDRAWN
-            pending.reason = "paid at maturity"
-            pending.answered_at = now
-            pending.save(update_fields=["status", "reason", "answered_at"])
         part.status = VoucherStatus.PAID
-        part.save(update_fields=["status", "updated_at"])
-        vouchers._event(
-            part, VoucherEventKind.PAID, actor, frm=root.issuer_id, to=part.holder_id, payment=payment.pk
+        events.append(
+            VoucherEvent(
+                voucher=part,
+                kind=VoucherEventKind.PAID,
+                actor=actor if getattr(actor, "pk", None) else None,
+                from_enterprise_id=root.issuer_id,
+                to_enterprise_id=part.holder_id,
+                amount=part.amount,
+                data={"payment": payment.pk},
+            )
         )
+    VoucherEvent.objects.bulk_create(events)
     for part in parts:
         app = financings.get(part.pk)
         if app is None:
             continue
-        lender = Enterprise.objects.get(pk=app.lender_id)
-        repay = _post(
+        repay = _post_lines(
             actor,
             cluster,
             "financing.repay",
             f"financing:{app.pk}",
             f"financing:{app.pk}:repay",
-            [("receivable", lender, app.amount), ("cash", lender, -app.amount)],
+            [("receivable", app.lender_id, app.amount), ("cash", app.lender_id, -app.amount)],
             f"贴现到期回款 {app.number} {part.number}",
             app.currency,
+            accounts,
         )
         app.repaid_at = now
         _move(actor, app, S.REPAID, "system", entry=repay.pk, amount=app.amount)
@@ -1199,6 +1301,8 @@ def pay_voucher(actor, voucher_id, *, amount, bank_reference, received_on) -> Vo
             "entry": entry.pk,
             "parts": {p.number: f"{p.amount:.2f}" for p in parts},
             "financings": sorted(a.number for a in financings.values()),
+            "fee": charged,
+            "fee_uncollected": fee - charged if fee else Decimal("0.00"),
         },
     )
     trade_orders.move_order(

@@ -13,7 +13,10 @@ Either way the same rule applies (``PaymentProvider.receive``): an escrow order 
 gets ``escrow.deposit`` and becomes ``paid``; an order on payment terms in ``accepted`` gets
 ``terms.settle`` (the receivable cleared, the supplier paid minus the fee) and becomes ``settled``; the
 amount must be exactly the amount due (409 ``amount_mismatch``); an order is paid once per purpose (409
-``already_paid``, a unique constraint too); any other state is 409 ``order_not_payable``.
+``already_paid``, a unique constraint too); any other state is 409 ``order_not_payable``. A terms order
+whose receivable the buyer confirmed into a voucher (issue #5) is not paid here: 409
+``receivable_vouchered`` — the voucher is paid at maturity (``finance.lending.pay_voucher``); a statement
+line naming such an order stays unmatched with that problem.
 
 Bank statement CSV (docs/orders.md has the full table):
 
@@ -130,6 +133,14 @@ class PaymentProvider:
                 % {"status": OrderStatus(order.status).label},
                 code="order_not_payable",
             )
+        if purpose == PaymentPurpose.TERMS and _vouchered(order):
+            raise Conflict(
+                _(
+                    "The buyer confirmed this order's receivable into a voucher: what is paid now is the "
+                    "voucher, at maturity, to its holders (pay the voucher, not the order)."
+                ),
+                code="receivable_vouchered",
+            )
         due = amount_due_now(order)
         if amount != due:
             raise Conflict(
@@ -180,6 +191,14 @@ class PaymentProvider:
             _orders.move_order(actor, order, OrderStatus.SETTLED, SYSTEM, **extra)
             _orders.close_if_complete(actor, order)
         return payment
+
+
+def _vouchered(order: Order) -> bool:
+    """The order's receivable was confirmed (确权) into a voucher (issue #5): its money now goes to the
+    voucher's holders through ``finance.lending.pay_voucher``, never straight to the supplier."""
+    from chanlian.finance.models import Voucher
+
+    return Voucher.objects.filter(receivable__order_id=order.pk).exists()
 
 
 class ManualTransferProvider(PaymentProvider):
@@ -518,7 +537,7 @@ def _match(actor, line: BankLine) -> None:
                 bank_line=line,
             )
     except Conflict as exc:
-        if exc.code not in ("amount_mismatch", "order_not_payable", "already_paid"):
+        if exc.code not in ("amount_mismatch", "order_not_payable", "already_paid", "receivable_vouchered"):
             raise
         line.problem = exc.code
         return

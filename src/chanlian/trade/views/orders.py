@@ -837,6 +837,9 @@ PROBLEMS = {
     "unknown_reference": gettext_lazy("The memo's reference is no order of this cluster."),
     "amount_mismatch": gettext_lazy("The amount is not the amount due."),
     "order_not_payable": gettext_lazy("The order is not waiting for money."),
+    "receivable_vouchered": gettext_lazy(
+        "The order's receivable is a voucher now: the voucher is paid at maturity."
+    ),
     "already_paid": gettext_lazy("The order is already paid."),
     "several_references": gettext_lazy("The memo holds several references."),
 }

@@ -50,6 +50,11 @@ class Command(BaseCommand):
                     f"quotes, {trade['invoices']} invoices, {trade['bank_statements']} bank statements; "
                     f"built in {time.perf_counter() - started:.1f} s."
                 )
+            finance = summary.get("finance")
+            if finance:
+                from chanlian.demo.finance import summary_line
+
+                self.stdout.write(summary_line(finance))
         self.stdout.write(f"\nDemo logins (password: {builder.PASSWORD}):")
         for username, who in builder.LOGINS:
             self.stdout.write(f"  {username:<10} {who}")
