@@ -487,6 +487,7 @@ def floor_sql(demand, limit: int = 20) -> tuple[str, list]:
     """The demand's top ``limit`` in one hand-written statement: hard constraints on the stored JSON, the
     tier for the quantity, the six components and the total (same weights and curves), ordered like
     the API (total, price per demand unit, id)."""
+    import json
     import math
 
     from django.db import connection
@@ -514,6 +515,8 @@ def floor_sql(demand, limit: int = 20) -> tuple[str, list]:
             return f"{v} = {Decimal(wanted)}"
         if attr.type == "enum":
             keys = wanted if isinstance(wanted, list) else [wanted]
+            if pg and attr.hard:  # the GIN index on spec (matching.0002), as the API queries it
+                return "(" + " OR ".join(f"l.spec @> '{json.dumps({attr.key: str(k)})}'" for k in keys) + ")"
             return f"{js(attr.key)} IN ({', '.join(repr(str(k)) for k in keys)})"
         if attr.type == "boolean":
             return (
@@ -593,8 +596,9 @@ def floor_sql(demand, limit: int = 20) -> tuple[str, list]:
     quantity = f"CASE WHEN moq > needed THEN {t.moq_above_quantity} ELSE {share} END"
     late = clamp(f"1.0 - (lead_time_days - {days_left}) / {float(t.late_zero_days)}")
     lead = f"CASE WHEN lead_time_days <= {days_left} THEN 1.0 ELSE {late} END"
+    # MATERIALIZED: PostgreSQL would otherwise inline ``c`` and evaluate its tier probes once per use.
     sql = f"""
-    WITH c AS (
+    WITH c AS {"MATERIALIZED " if pg else ""}(
       SELECT l.id, l.moq, l.available_quantity, l.lead_time_days, r.lat, r.lon, l.supplier_id,
              {verified} AS verified, {needed} AS needed,
              ROUND(COALESCE(
@@ -647,14 +651,24 @@ def floor_search(pack_key: str):
     from django.db import connection
 
     pg = connection.vendor == "postgresql"
-    grade = "l.spec->>'grade'" if pg else "json_extract(l.spec, '$.grade')"
-    aroma = "l.spec->>'aroma_type'" if pg else "json_extract(l.spec, '$.aroma_type')"
+    # PostgreSQL: the spec filters through the GIN index (``@>``), then one probe of the bigram index per
+    # listing left (OFFSET 0: not turned into a join over the bigram's range) — the API's plan.
+    spec = (
+        """l.spec @> '{"grade": "premium", "aroma_type": "qingxiang"}'"""
+        if pg
+        else "json_extract(l.spec, '$.grade') = 'premium' "
+        "AND json_extract(l.spec, '$.aroma_type') = 'qingxiang'"
+    )
+    gram = (
+        "EXISTS (SELECT 1 FROM matching_listinggram g WHERE g.listing_id = l.id AND g.gram = %s OFFSET 0)"
+        if pg
+        else "EXISTS (SELECT 1 FROM matching_listinggram g WHERE g.listing_id = l.id AND g.gram = %s)"
+    )
     where = (
         "FROM trade_listing l JOIN matching_listingsearch s ON s.listing_id = l.id "
         "JOIN registry_cluster c ON c.id = l.cluster_id "
         "WHERE l.status = 'published' AND c.pack_key = %s AND l.category = 'raw_tea' "
-        f"AND {grade} = 'premium' AND {aroma} = 'qingxiang' "
-        "AND l.id IN (SELECT g.listing_id FROM matching_listinggram g WHERE g.gram = %s) "
+        f"AND {spec} AND {gram} "
         "AND s.text LIKE %s AND s.price >= 150 AND s.price <= 260"
     )
     params = [pack_key, "铁观", "%铁观%"]

@@ -148,9 +148,8 @@ def demand_matches(
             unit__in=sorted(units),
         )
         .exclude(supplier_id=demand.buyer_id)
-        .filter(Exists(PriceTier.objects.filter(listing_id=OuterRef("pk"))))
         .annotate(supplier_verified=verified_membership())
-    )
+    )  # a listing without tiers: left out by ``bounds_sql`` (its tier price is NULL)
     if verified_only:
         qs = qs.filter(supplier_verified=True)
     qs = apply_spec(qs, category, demand.spec or {}, hard_only=True)

@@ -1,0 +1,120 @@
+"""The plans that make matching and search fast at scale (docs/matching.md, "Performance").
+
+* PostgreSQL answers the enum and boolean constraints with one JSON containment through the GIN index
+  ``listing_spec_gin`` (migration ``matching.0002``); both backends return the same rows as the
+  constraints decided in Python.
+* The scoring statement's correlated subqueries run once per candidate: the levels of
+  ``scoring.bounds_sql`` are fenced, so the planner cannot paste a column's subquery into every use.
+* The search's probe path (drive from the listings the spec filters leave, probe their bigrams) finds
+  exactly what the bigram-range path finds.
+"""
+
+import random
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from chanlian.industry.packs import get_pack
+from chanlian.matching import scoring, search, selectors
+from chanlian.matching.index import rebuild_index
+from chanlian.trade.models import Listing
+from tests.matching.test_prefilter import generate, post
+
+pytestmark = pytest.mark.django_db
+only_pg = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plans")
+
+CONSTRAINTS = [
+    {"grade": "premium"},
+    {"grade": ["premium", "grade_1"], "aroma_type": "qingxiang"},
+    {"aroma_type": "nongxiang", "process_style": "zhengwei"},
+    {"organic": True},
+    {"organic": False, "grade": "grade_2"},
+    {"grade": "grade_4"},  # nobody
+]
+
+
+@pytest.fixture
+def shelf(market):
+    rng = random.Random(7)
+    listings = generate(market, rng, n=160)
+    for listing in listings[::3]:  # a boolean on some specs (absent on the others)
+        listing.spec = {**listing.spec, "organic": rng.random() < 0.5}
+        Listing.objects.filter(pk=listing.pk).update(spec=listing.spec)
+    return listings
+
+
+def _meets(spec: dict, constraints: dict) -> bool:
+    for key, wanted in constraints.items():
+        accepted = wanted if isinstance(wanted, list) else [wanted]
+        if key not in spec or spec[key] not in accepted:
+            return False
+    return True
+
+
+@pytest.mark.parametrize("constraints", CONSTRAINTS)
+def test_spec_constraints_give_the_rows_python_gives(shelf, constraints):
+    category = get_pack("tea").category("raw_tea")
+    got = set(
+        search.apply_spec(Listing.objects.filter(category="raw_tea"), category, constraints).values_list(
+            "pk", flat=True
+        )
+    )
+    expected = {x.pk for x in Listing.objects.filter(category="raw_tea") if _meets(x.spec, constraints)}
+    assert got == expected
+    if constraints != {"grade": "grade_4"}:
+        assert expected  # the case is not empty
+
+
+@only_pg
+def test_enum_and_boolean_constraints_are_one_containment_through_the_gin_index(shelf):
+    category = get_pack("tea").category("raw_tea")
+    qs = search.apply_spec(
+        Listing.objects.all(), category, {"grade": "premium", "aroma_type": "qingxiang", "organic": True}
+    )
+    sql = str(qs.query)
+    assert sql.count("@>") == 1
+    with connection.cursor() as cur:
+        cur.execute("SET LOCAL enable_seqscan = off")  # the test table is tiny: ask whether it *can*
+        plan = qs.explain()
+    assert "listing_spec_gin" in plan
+
+
+@only_pg
+def test_scoring_subqueries_run_once_per_candidate(shelf, market):
+    d = post(market, random.Random(3), spec={"grade": "premium", "process_style": "zhengwei"})
+    pack = d.cluster.pack
+    category = pack.category(d.category)
+    qs = Listing.objects.filter(category="raw_tea", status="published").annotate(
+        supplier_verified=selectors.verified_membership()
+    )
+    sql, params = scoring.bounds_sql(qs, pack=pack, category=category, demand=d, today=timezone.localdate())
+    with connection.cursor() as cur:
+        cur.execute("EXPLAIN " + sql, [*params, 30])
+        plan = "\n".join(row[0] for row in cur.fetchall())
+    # Without the fences: seven probes of the membership and two of each tier query per candidate.
+    assert plan.count(" on registry_membership ") == 1, plan
+    assert plan.count(" on trade_pricetier ") == 2, plan  # the COALESCE's two (the second rarely runs)
+
+
+def test_selective_spec():
+    category = get_pack("tea").category("raw_tea")
+    assert search.selective_spec(category, {"grade": "premium", "aroma_type": "qingxiang"})  # 1/15
+    assert not search.selective_spec(category, {"grade": ["premium", "grade_1"]})  # 2/5
+    assert not search.selective_spec(category, {})
+
+
+@pytest.mark.parametrize("terms", [["毛茶"], ["毛茶1"], ["清香"], ["西坪", "毛茶"], ["不锈"]])
+def test_probing_the_bigrams_finds_what_the_bigram_ranges_find(shelf, terms):
+    rebuild_index()
+    category = get_pack("tea").category("raw_tea")
+    base = search.apply_spec(
+        Listing.objects.filter(status="published", search_entry__isnull=False),
+        category,
+        {"grade": "premium"},
+    )
+    ranged = set(search.matching_terms(base, terms).values_list("pk", flat=True))
+    probed = set(search.matching_terms(base, terms, probe=True).values_list("pk", flat=True))
+    assert probed == ranged
+    if terms != ["不锈"]:
+        assert ranged
