@@ -13,10 +13,12 @@
    own holder, repeat *split* the voucher in two (0.01 + the rest) → *transfer* the 0.01 part to the
    holder's own supplier → the supplier *accepts*; every call a service transaction with its events,
    holders and audit entry. Throughput in service calls per second over ``BENCH_VOUCHER_SECONDS``
-   (default 20). Target (issue #5): 1,000 splits/transfers per second. The floor: the same rows written
-   with psycopg by the same number of processes — per split, transfer and accept the row locks, the
-   voucher/holder/event/transfer inserts and updates, and the audit chain (head ``FOR UPDATE``, entry
-   with its sha256 link, head update), one transaction each.
+   (default 20). Target (issue #5): 1,000 splits/transfers per second. The floor: the same statements
+   written with psycopg by the same number of processes, one transaction each — the one locking
+   ``SELECT … FOR UPDATE`` with the move's checks as subqueries, one multi-row ``INSERT`` per table,
+   the updates by primary key, and the audit chain (head ``FOR UPDATE``, entry with its sha256 link,
+   head update): split 10 statements, transfer 9, accept 10, as the services
+   (``tests/finance/test_voucher_statements.py`` counts theirs).
 
     .venv/bin/python bench/finance.py              # = python3 dev.py bench finance
     BENCH_ORDERS=2000 BENCH_VOUCHER_SECONDS=5 .venv/bin/python bench/finance.py
@@ -565,11 +567,19 @@ def _service_worker(chain: dict, deadline: float, out) -> None:
     out.put((calls, lat))
 
 
-HOLDER_SQL = "INSERT INTO finance_voucherholder (voucher_id, enterprise_id, since) VALUES (%s, %s, now())"
+EVENT_SQL = (
+    "INSERT INTO finance_voucherevent (voucher_id, kind, actor_id, from_enterprise_id, to_enterprise_id, "
+    "amount, data, created_at) VALUES "
+)
 
 
 def _floor_worker(chain: dict, dsn: str, deadline: float, out) -> None:
-    """The rows the three services write, by hand, one transaction per move."""
+    """The statements the three services issue, by hand, one transaction per move (docs/benchmarks.md
+    "Finance"): the one locking ``SELECT … FOR UPDATE`` with the move's checks as ``EXISTS``/scalar
+    subqueries, each table written once (multi-row ``INSERT``), ``UPDATE`` by primary key, and the audit
+    chain (head ``FOR UPDATE``, entry with its sha256 link, head update) last. Split 10 statements,
+    transfer 9, accept 10, ``BEGIN``/``COMMIT`` included — the services' count, asserted by
+    ``tests/finance/test_voucher_statements.py``."""
     import secrets
 
     import psycopg
@@ -587,7 +597,7 @@ def _floor_worker(chain: dict, dsn: str, deadline: float, out) -> None:
             "INSERT INTO core_auditentry (seq, created_at, actor_id, actor_label, action, object_type, "
             "object_id, cluster_id, enterprise_id, data, prev_hash, hash) "
             "VALUES (%s, now(), %s, 'bench', %s, "
-            "'finance.voucher', %s, %s, %s, %s, %s, %s)",
+            "'finance.voucher', %s, %s, %s, %s, %s, %s) RETURNING id",
             [seq + 1, actor, action, str(oid), cluster, enterprise, payload, head, digest],
         )
         cur.execute("UPDATE core_audithead SET seq = %s, hash = %s WHERE id = 1", [seq + 1, digest])
@@ -598,54 +608,80 @@ def _floor_worker(chain: dict, dsn: str, deadline: float, out) -> None:
         h, t, hu, tu = chain["h"], chain["t"], chain["h_user"], chain["t_user"]
         while time.perf_counter() < deadline:
             t0 = time.perf_counter()
+            numbers = [number(), number()]
             with conn.transaction():  # split
                 row = conn.execute(
                     "SELECT id, cluster_id, receivable_id, root_id, issuer_id, holder_id, amount, currency, "
-                    "maturity_date, status FROM finance_voucher WHERE id = %s AND holder_id = %s FOR UPDATE",
-                    [vid, h],
+                    "maturity_date, status, "
+                    "EXISTS (SELECT 1 FROM finance_financedasset WHERE fingerprint = %s), "
+                    "EXISTS (SELECT 1 FROM finance_voucher n WHERE n.number IN (%s, %s)) "
+                    "FROM finance_voucher WHERE id = %s AND holder_id = %s FOR UPDATE OF finance_voucher",
+                    [f"voucher:{vid}", *numbers, vid, h],
                 ).fetchone()
-                conn.execute("SELECT 1 FROM finance_financedasset WHERE fingerprint = %s", [f"voucher:{vid}"])
                 conn.execute(
                     "UPDATE finance_voucher SET status = 'split', updated_at = now() WHERE id = %s", [vid]
                 )
-                kids = []
-                for amount in (Decimal("0.01"), row[6] - Decimal("0.01")):
-                    kid = conn.execute(
-                        "INSERT INTO finance_voucher (number, cluster_id, receivable_id, parent_id, root_id, "
-                        "issuer_id, holder_id, amount, currency, maturity_date, status, issued_at, "
-                        "updated_at) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'held', now(), now()) RETURNING id",
-                        [number(), row[1], row[2], vid, row[3], row[4], h, amount, row[7], row[8]],
-                    ).fetchone()[0]
-                    conn.execute(
-                        HOLDER_SQL,
-                        [kid, h],
-                    )
-                    kids.append((kid, amount))
-                for vv, kind, amount in [(vid, "split", row[6])] + [(k, "split_from", a) for k, a in kids]:
-                    conn.execute(
-                        "INSERT INTO finance_voucherevent (voucher_id, kind, actor_id, from_enterprise_id, "
-                        "to_enterprise_id, amount, data, created_at) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, '{}', now())",
-                        [vv, kind, hu, h, h, amount],
-                    )
+                amounts = (Decimal("0.01"), row[6] - Decimal("0.01"))
+                kids = conn.execute(
+                    "INSERT INTO finance_voucher (number, cluster_id, receivable_id, parent_id, root_id, "
+                    "issuer_id, holder_id, amount, currency, maturity_date, status, issued_at, updated_at) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'held', now(), now()), "
+                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'held', now(), now()) RETURNING id",
+                    [
+                        x
+                        for n, a in zip(numbers, amounts, strict=True)
+                        for x in (n, row[1], row[2], vid, row[3], row[4], h, a, row[7], row[8])
+                    ],
+                ).fetchall()
+                kids = [(k[0], a) for k, a in zip(kids, amounts, strict=True)]
+                conn.execute(
+                    "INSERT INTO finance_voucherholder (voucher_id, enterprise_id, since) "
+                    "VALUES (%s, %s, now()), (%s, %s, now()) RETURNING id",
+                    [kids[0][0], h, kids[1][0], h],
+                ).fetchall()
+                parts = json.dumps(
+                    {
+                        "parts": [
+                            {"number": n, "amount": str(a)} for n, a in zip(numbers, amounts, strict=True)
+                        ]
+                    }
+                )
+                conn.execute(
+                    EVENT_SQL + "(%s, 'split', %s, %s, %s, %s, %s, now()), "
+                    "(%s, 'split_from', %s, %s, %s, %s, '{}', now()), "
+                    "(%s, 'split_from', %s, %s, %s, %s, '{}', now()) RETURNING id",
+                    [
+                        vid,
+                        hu,
+                        h,
+                        h,
+                        row[6],
+                        parts,
+                        kids[0][0],
+                        hu,
+                        h,
+                        h,
+                        kids[0][1],
+                        kids[1][0],
+                        hu,
+                        h,
+                        h,
+                        kids[1][1],
+                    ],
+                ).fetchall()
                 audit(conn, hu, "voucher.split", vid, row[1], h, {"parts": [str(a) for _, a in kids]})
             t1 = time.perf_counter()
             small = kids[0][0]
             with conn.transaction():  # transfer
                 conn.execute(
-                    "SELECT id, status FROM finance_voucher WHERE id = %s AND holder_id = %s FOR UPDATE",
-                    [small, h],
+                    "SELECT id, cluster_id, holder_id, status, "
+                    "EXISTS (SELECT 1 FROM finance_financedasset WHERE fingerprint = %s), "
+                    "EXISTS (SELECT 1 FROM registry_enterprise WHERE id = %s AND kind = 'company'), "
+                    "EXISTS (SELECT 1 FROM trade_order o WHERE o.buyer_id = finance_voucher.holder_id "
+                    "AND o.supplier_id = %s AND o.status NOT IN ('created', 'cancelled')) "
+                    "FROM finance_voucher WHERE id = %s AND holder_id = %s FOR UPDATE OF finance_voucher",
+                    [f"voucher:{small}", t, t, small, h],
                 ).fetchone()
-                conn.execute(
-                    "SELECT 1 FROM finance_financedasset WHERE fingerprint = %s", [f"voucher:{small}"]
-                )
-                conn.execute("SELECT id FROM registry_enterprise WHERE id = %s AND kind = 'company'", [t])
-                conn.execute(
-                    "SELECT 1 FROM trade_order WHERE buyer_id = %s AND supplier_id = %s "
-                    "AND status NOT IN ('created', 'cancelled') LIMIT 1",
-                    [h, t],
-                )
                 tr = conn.execute(
                     "INSERT INTO finance_vouchertransfer (voucher_id, cluster_id, from_enterprise_id, "
                     "to_enterprise_id, status, reason, offered_by_id, offered_at) VALUES (%s, %s, %s, %s, "
@@ -657,29 +693,32 @@ def _floor_worker(chain: dict, dsn: str, deadline: float, out) -> None:
                     [small],
                 )
                 conn.execute(
-                    "INSERT INTO finance_voucherevent (voucher_id, kind, actor_id, from_enterprise_id, "
-                    "to_enterprise_id, amount, data, created_at) VALUES (%s, 'transfer_offered', %s, %s, %s, "
-                    "0.01, '{}', now())",
-                    [small, hu, h, t],
-                )
+                    EVENT_SQL + "(%s, 'transfer_offered', %s, %s, %s, 0.01, %s, now()) RETURNING id",
+                    [small, hu, h, t, json.dumps({"transfer": tr})],
+                ).fetchone()
                 audit(conn, hu, "voucher.transfer_offered", small, row[1], h, {"to": t, "transfer": tr})
             t2 = time.perf_counter()
             with conn.transaction():  # accept
                 conn.execute(
-                    "SELECT id, status FROM finance_voucher WHERE id = %s FOR UPDATE", [small]
+                    "SELECT id, holder_id, status, "
+                    "(SELECT p.id FROM finance_vouchertransfer p WHERE p.voucher_id = finance_voucher.id "
+                    "AND p.status = 'pending' ORDER BY p.id LIMIT 1), "
+                    "(SELECT p.to_enterprise_id FROM finance_vouchertransfer p "
+                    "WHERE p.voucher_id = finance_voucher.id AND p.status = 'pending' ORDER BY p.id LIMIT 1) "
+                    "FROM finance_voucher WHERE id = %s AND EXISTS (SELECT 1 FROM finance_vouchertransfer x "
+                    "WHERE x.voucher_id = finance_voucher.id AND x.status = 'pending' "
+                    "AND x.to_enterprise_id = %s) "
+                    "FOR UPDATE OF finance_voucher",
+                    [small, t],
                 ).fetchone()
                 conn.execute(
-                    "SELECT id FROM finance_vouchertransfer WHERE voucher_id = %s AND status = 'pending' "
-                    "FOR UPDATE",
-                    [small],
-                ).fetchone()
-                conn.execute(
-                    "UPDATE finance_vouchertransfer SET status = 'accepted', answered_by_id = %s, "
-                    "answered_at = now() WHERE id = %s",
+                    "UPDATE finance_vouchertransfer SET status = 'accepted', reason = '', "
+                    "answered_by_id = %s, answered_at = now() WHERE id = %s AND status = 'pending'",
                     [tu, tr],
                 )
                 conn.execute(
-                    HOLDER_SQL,
+                    "INSERT INTO finance_voucherholder (voucher_id, enterprise_id, since) "
+                    "VALUES (%s, %s, now()) ON CONFLICT DO NOTHING",
                     [small, t],
                 )
                 conn.execute(
@@ -688,12 +727,9 @@ def _floor_worker(chain: dict, dsn: str, deadline: float, out) -> None:
                     [t, small],
                 )
                 conn.execute(
-                    "INSERT INTO finance_voucherevent (voucher_id, kind, actor_id, from_enterprise_id, "
-                    "to_enterprise_id, amount, data, created_at) "
-                    "VALUES (%s, 'transfer_accepted', %s, %s, %s, "
-                    "0.01, '{}', now())",
-                    [small, tu, h, t],
-                )
+                    EVENT_SQL + "(%s, 'transfer_accepted', %s, %s, %s, 0.01, %s, now()) RETURNING id",
+                    [small, tu, h, t, json.dumps({"transfer": tr, "reason": ""})],
+                ).fetchone()
                 audit(conn, tu, "voucher.transfer_accepted", small, row[1], t, {"holder": t, "transfer": tr})
             t3 = time.perf_counter()
             lat += [t1 - t0, t2 - t1, t3 - t2]

@@ -18,6 +18,13 @@ Locks: a confirmation locks the order row, then the receivable's (the order firs
 terms payment and a confirmation serialise); a voucher move locks the voucher's row
 (``select_for_update``) and re-reads its status under the lock, so of two concurrent splits or transfers
 of one voucher exactly one wins — the other finds it ``split`` or ``transferring`` (409).
+
+Statements (bench/finance.py measures them; docs/benchmarks.md "Finance"): a voucher move reads what it
+checks in the **one** statement that locks the voucher (the fingerprint, a number clash, the receiver and
+the supplier relation, the pending transfer — as ``EXISTS``/scalar subqueries), writes each table once
+(multi-row ``INSERT``, ``UPDATE`` by primary key, no save machinery) and calls ``audit.record`` last, so
+the audit chain's head row is locked for the shortest time: split 10 statements, transfer 9, accept 10,
+``BEGIN``/``COMMIT`` included.
 """
 
 from __future__ import annotations
@@ -25,7 +32,9 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import BigIntegerField, BooleanField
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -157,6 +166,15 @@ def _new_number() -> str:
     return _new_numbers(1)[0]
 
 
+def _candidate_numbers(n: int) -> list[str]:
+    """``n`` distinct random voucher numbers, not yet checked against the table: the caller checks them in
+    the statement that locks the voucher (``clash``) and falls back to ``_new_numbers`` on a clash."""
+    wanted: set[str] = set()
+    while len(wanted) < n:
+        wanted.add("PZ" + "".join(secrets.choice(CROCKFORD) for _i in range(10)))
+    return sorted(wanted)
+
+
 def _new_numbers(n: int) -> list[str]:
     """``n`` fresh voucher numbers, checked against the table in one query (not one per part)."""
     numbers: list[str] = []
@@ -172,9 +190,7 @@ def _new_numbers(n: int) -> list[str]:
 
 
 def _event(voucher, kind, actor, *, amount=None, frm=None, to=None, **data) -> VoucherEvent:
-    row = _event_row(voucher, kind, actor, amount=amount, frm=frm, to=to, **data)
-    row.save()
-    return row
+    return _insert(VoucherEvent, [_event_row(voucher, kind, actor, amount=amount, frm=frm, to=to, **data)])[0]
 
 
 def _event_row(voucher, kind, actor, *, amount=None, frm=None, to=None, **data) -> VoucherEvent:
@@ -189,8 +205,78 @@ def _event_row(voucher, kind, actor, *, amount=None, frm=None, to=None, **data) 
     )
 
 
+# The writes of a voucher move as plain SQL, prepared by the fields themselves (as ``core.audit._insert``
+# does): the ORM's query building was most of a move's CPU (bench/finance.py, docs/benchmarks.md
+# "Finance"). Rows are model instances, so defaults, ``auto_now_add`` and the JSON adaptation are the
+# fields' own; no signal listens on these models.
+_INSERT_SQL: dict[tuple[type, int, bool], tuple[str, list]] = {}
+
+
+def _insert(model, objs: list, *, ignore_conflicts: bool = False) -> list:
+    """``objs`` (unsaved instances of ``model``) in **one** multi-row ``INSERT … RETURNING id``; their
+    ``pk`` set. ``ignore_conflicts``: ``ON CONFLICT DO NOTHING``, no ids. Where the database cannot return
+    the ids of a multi-row insert, ``bulk_create``."""
+    if not objs:
+        return objs
+    if not connection.features.can_return_rows_from_bulk_insert:
+        return model.objects.bulk_create(objs, ignore_conflicts=ignore_conflicts)
+    key = (model, len(objs), ignore_conflicts)
+    if key not in _INSERT_SQL:
+        ops, fields = connection.ops, [f for f in model._meta.concrete_fields if not f.primary_key]
+        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+        sql = "INSERT INTO {} ({}) VALUES {}".format(  # noqa: S608 — names from the model, values as parameters
+            ops.quote_name(model._meta.db_table),
+            ", ".join(ops.quote_name(f.column) for f in fields),
+            ", ".join([row] * len(objs)),
+        )
+        pk = ops.quote_name(model._meta.pk.column)
+        sql += " ON CONFLICT DO NOTHING" if ignore_conflicts else f" RETURNING {pk}"
+        _INSERT_SQL[key] = (sql, fields)
+    sql, fields = _INSERT_SQL[key]
+    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        if not ignore_conflicts:
+            for obj, (pk,) in zip(objs, cur.fetchall(), strict=True):
+                obj.pk = pk
+                obj._state.adding, obj._state.db = False, connection.alias
+    return objs
+
+
+def _update(model, pk: int, where: dict | None = None, **fields) -> int:
+    """``UPDATE`` ``fields`` of the row ``pk`` (and ``where`` column = value) in plain SQL; the rows
+    changed (0 or 1)."""
+    ops, meta = connection.ops, model._meta
+    cols = [meta.get_field(name) for name in fields]
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608 — names from the model, values as parameters
+        ops.quote_name(meta.db_table),
+        ", ".join(f"{ops.quote_name(f.column)} = %s" for f in cols),
+        ops.quote_name(meta.pk.column),
+    )
+    values = [getattr(v, "pk", v) if f.is_relation else v for f, v in zip(cols, fields.values(), strict=True)]
+    params = [f.get_db_prep_save(v, connection) for f, v in zip(cols, values, strict=True)] + [pk]
+    for name, value in (where or {}).items():
+        sql += f" AND {ops.quote_name(meta.get_field(name).column)} = %s"
+        params.append(value)
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.rowcount
+
+
 def _hold(voucher: Voucher, enterprise_id: int) -> None:
-    VoucherHolder.objects.get_or_create(voucher=voucher, enterprise_id=enterprise_id)
+    """``enterprise_id`` holds or held ``voucher``: one ``INSERT … ON CONFLICT DO NOTHING`` (the pair is
+    unique), not a read, a savepoint and an insert."""
+    _insert(
+        VoucherHolder, [VoucherHolder(voucher=voucher, enterprise_id=enterprise_id)], ignore_conflicts=True
+    )
+
+
+def _set(voucher: Voucher, **fields) -> None:
+    """``UPDATE`` the voucher's ``fields`` (and ``updated_at``) by primary key, and the instance with it."""
+    fields["updated_at"] = timezone.now()
+    _update(Voucher, voucher.pk, **fields)
+    for name, value in fields.items():
+        setattr(voucher, name, value)
 
 
 @transaction.atomic
@@ -263,11 +349,30 @@ def confirm_receivable(actor, receivable_id, *, password) -> Voucher:
 # ------------------------------------------------------------------------------------------- vouchers
 
 
-def _lock_voucher(actor, voucher_id, action: str) -> Voucher:
+def _q(model, column: str = "") -> str:
+    """A model's table (or ``table.column``), quoted, for the checks' SQL."""
+    ops, table = connection.ops, model._meta.db_table
+    return ops.quote_name(table) + (f".{ops.quote_name(column)}" if column else "")
+
+
+def _exists(sql: str, params) -> RawSQL:
+    """An ``EXISTS (SELECT 1 FROM …)`` check as an annotation of the locking statement. Plain SQL: the
+    ORM's subquery compilation cost more than the statement (portable SQL, names from the models)."""
+    return RawSQL(f"EXISTS (SELECT 1 FROM {sql})", list(params), output_field=BooleanField())  # noqa: S608, S611
+
+
+def _financed(pk: int) -> RawSQL:
+    return _exists(f"{_q(FinancedAsset)} WHERE {_q(FinancedAsset, 'fingerprint')} = %s", [f"voucher:{pk}"])
+
+
+def _lock_voucher(actor, voucher_id, action: str, **checks) -> Voucher:
     """The voucher, its row locked, if ``actor`` may ``action`` it; visible but not allowed is 403,
-    invisible 404."""
+    invisible 404. ``checks`` are annotations (``EXISTS``/scalar subqueries) read in the same statement,
+    each an attribute of the row: what the move checks costs no statement of its own."""
     pk = _pk(voucher_id)
-    row = restrict(Voucher.objects.select_for_update(), actor, action).filter(pk=pk).first()
+    qs = restrict(Voucher.objects.select_for_update(of=("self",)), actor, action).filter(pk=pk)
+    # One row by primary key: no ORDER BY to compile (``first()`` would order by the model's ordering).
+    row = next(iter((qs.annotate(**checks) if checks else qs).order_by()), None)
     if row is None:
         if restrict(Voucher, actor, "view").filter(pk=pk).exists():
             if action == "hold":
@@ -296,7 +401,11 @@ def _require_not_matured(voucher: Voucher) -> None:
 
 
 def _require_not_financed(voucher: Voucher) -> None:
-    if FinancedAsset.objects.filter(fingerprint=f"voucher:{voucher.pk}").exists():
+    """Not claimed by a lender: the ``financed`` annotation of ``_lock_voucher`` when the row has it."""
+    financed = getattr(voucher, "financed", None)
+    if financed is None:
+        financed = FinancedAsset.objects.filter(fingerprint=f"voucher:{voucher.pk}").exists()
+    if financed:
         raise Conflict(_("This voucher is pledged to a lender."), code="already_financed")
 
 
@@ -354,7 +463,14 @@ def split_voucher(actor, voucher_id, *, amounts) -> list[Voucher]:
     the same issuer, holder and maturity with ``parent`` set. A voucher being transferred or already split
     is 409 ``voucher_not_active``; a matured one 409 ``voucher_matured``."""
     parts = _parts(amounts)
-    voucher = _lock_voucher(actor, voucher_id, "hold")
+    numbers = _candidate_numbers(len(parts))
+    voucher = _lock_voucher(
+        actor,
+        voucher_id,
+        "hold",
+        financed=_financed(_pk(voucher_id)),
+        clash=_exists(f"{_q(Voucher)} AS n WHERE n.number IN ({', '.join(['%s'] * len(numbers))})", numbers),
+    )
     _require(voucher, VoucherStatus.SPLIT)
     _require_not_matured(voucher)
     _require_not_financed(voucher)
@@ -366,11 +482,13 @@ def split_voucher(actor, voucher_id, *, amounts) -> list[Voucher]:
             code="parts_do_not_sum",
             fields={"amounts": f"{total:.2f} ≠ {voucher.amount:.2f}"},
         )
-    voucher.status = VoucherStatus.SPLIT
-    voucher.save(update_fields=["status", "updated_at"])
-    now = timezone.now()
+    if voucher.clash:  # a number is taken (about never): draw checked ones
+        numbers = _new_numbers(len(parts))
+    _set(voucher, status=VoucherStatus.SPLIT)
+    now = voucher.updated_at
     # The parts, their holder rows and the events: one INSERT each, not one per part (bench/finance.py).
-    children = Voucher.objects.bulk_create(
+    children = _insert(
+        Voucher,
         [
             Voucher(
                 number=number,
@@ -385,14 +503,15 @@ def split_voucher(actor, voucher_id, *, amounts) -> list[Voucher]:
                 maturity_date=voucher.maturity_date,
                 issued_at=now,
             )
-            for number, part in zip(_new_numbers(len(parts)), parts, strict=True)
-        ]
+            for number, part in zip(numbers, parts, strict=True)
+        ],
     )
-    VoucherHolder.objects.bulk_create(
-        [VoucherHolder(voucher=child, enterprise_id=voucher.holder_id) for child in children]
+    _insert(
+        VoucherHolder, [VoucherHolder(voucher=child, enterprise_id=voucher.holder_id) for child in children]
     )
     # The parent's event first: a part's chain of custody reads issue → split → split_from → …
-    VoucherEvent.objects.bulk_create(
+    _insert(
+        VoucherEvent,
         [
             _event_row(
                 voucher,
@@ -413,7 +532,7 @@ def split_voucher(actor, voucher_id, *, amounts) -> list[Voucher]:
                 parent=voucher.number,
             )
             for child in children
-        ]
+        ],
     )
     audit.record(
         actor,
@@ -425,16 +544,6 @@ def split_voucher(actor, voucher_id, *, amounts) -> list[Voucher]:
         after={"status": VoucherStatus.SPLIT, "parts": {c.number: c.amount for c in children}},
     )
     return children
-
-
-def _is_supplier_of(supplier_id: int, buyer_id: int) -> bool:
-    """``supplier_id`` sold to ``buyer_id`` on the platform: an order between them that got past the
-    supplier's confirmation and was not cancelled."""
-    return (
-        Order.objects.filter(buyer_id=buyer_id, supplier_id=supplier_id)
-        .exclude(status__in=[OrderStatus.CREATED, OrderStatus.CANCELLED])
-        .exists()
-    )
 
 
 @transaction.atomic
@@ -452,43 +561,55 @@ def transfer_voucher(actor, voucher_id, *, to_enterprise) -> VoucherTransfer:
             code="invalid_enterprise",
             fields={"to_enterprise": str(to_enterprise)[:40]},
         ) from None
-    voucher = _lock_voucher(actor, voucher_id, "hold")
+    voucher = _lock_voucher(
+        actor,
+        voucher_id,
+        "hold",
+        financed=_financed(_pk(voucher_id)),
+        receiver_ok=_exists(f"{_q(Enterprise)} WHERE id = %s AND kind = %s", [to_id, EnterpriseKind.COMPANY]),
+        sells=_exists(
+            f"{_q(Order)} AS o WHERE o.buyer_id = {_q(Voucher, 'holder_id')} AND o.supplier_id = %s"
+            " AND o.status NOT IN (%s, %s)",
+            [to_id, OrderStatus.CREATED, OrderStatus.CANCELLED],
+        ),
+    )
     _require(voucher, VoucherStatus.TRANSFERRING)
     _require_not_matured(voucher)
     _require_not_financed(voucher)
-    receiver = Enterprise.objects.filter(pk=to_id, kind=EnterpriseKind.COMPANY).first()
-    if receiver is None:
+    if not voucher.receiver_ok:
         raise InvalidInput(
             _("Choose the enterprise to transfer to."),
             code="invalid_enterprise",
             fields={"to_enterprise": str(to_id)},
         )
-    if receiver.pk == voucher.holder_id:
+    if to_id == voucher.holder_id:
         raise InvalidInput(
             _("The voucher is already yours."), code="same_enterprise", fields={"to_enterprise": str(to_id)}
         )
-    if not _is_supplier_of(receiver.pk, voucher.holder_id):
+    if not voucher.sells:
+        name = Enterprise.objects.filter(pk=to_id).values_list("name", flat=True).first()
         raise Conflict(
             _("A voucher is passed to your own suppliers: %(name)s has not sold to you on the platform.")
-            % {"name": receiver.name},
+            % {"name": name},
             code="not_your_supplier",
             fields={"to_enterprise": str(to_id)},
         )
-    transfer = VoucherTransfer.objects.create(
+    transfer = VoucherTransfer(
         voucher=voucher,
         cluster_id=voucher.cluster_id,
         from_enterprise_id=voucher.holder_id,
-        to_enterprise_id=receiver.pk,
+        to_enterprise_id=to_id,
         offered_by=actor,
+        offered_at=timezone.now(),
     )
-    voucher.status = VoucherStatus.TRANSFERRING
-    voucher.save(update_fields=["status", "updated_at"])
+    _insert(VoucherTransfer, [transfer])
+    _set(voucher, status=VoucherStatus.TRANSFERRING)
     _event(
         voucher,
         VoucherEventKind.TRANSFER_OFFERED,
         actor,
         frm=voucher.holder_id,
-        to=receiver.pk,
+        to=to_id,
         transfer=transfer.pk,
     )
     audit.record(
@@ -498,34 +619,64 @@ def transfer_voucher(actor, voucher_id, *, to_enterprise) -> VoucherTransfer:
         cluster_id=voucher.cluster_id,
         enterprise_id=voucher.holder_id,
         before={"status": VoucherStatus.HELD},
-        after={"status": VoucherStatus.TRANSFERRING, "to": receiver.pk, "transfer": transfer.pk},
+        after={"status": VoucherStatus.TRANSFERRING, "to": to_id, "transfer": transfer.pk},
     )
     return transfer
 
 
+def _settle_pending(voucher: Voucher, **fields) -> VoucherTransfer | None:
+    """Answer the voucher's pending transfer (``fields``: status, reason, answered_by/at); ``None`` if none
+    is pending. The voucher's row is locked: every answer holds it, so the transfer is settled by nobody
+    else meanwhile. ``pending_id`` is the id the locking statement read; that statement's snapshot
+    predates the lock wait, so it is confirmed by the ``UPDATE … WHERE status = 'pending'`` itself (one
+    statement); if it was not pending any more (settled while this one waited), the transfer is read
+    again under the lock, as it is now."""
+    pending, pending_id = TransferStatus.PENDING, voucher.pending_id
+    if pending_id is not None and _update(VoucherTransfer, pending_id, {"status": pending}, **fields):
+        return VoucherTransfer(pk=pending_id, voucher=voucher, to_enterprise_id=voucher.pending_to, **fields)
+    transfer = VoucherTransfer.objects.select_for_update().filter(voucher=voucher, status=pending).first()
+    if transfer is not None:
+        _update(VoucherTransfer, transfer.pk, **fields)
+        for name, value in fields.items():
+            setattr(transfer, name, value)
+    return transfer
+
+
 def _answer(actor, voucher_id, status: str, reason: str = "") -> Voucher:
-    voucher = _lock_voucher(actor, voucher_id, "hold" if status == TransferStatus.WITHDRAWN else "receive")
-    # Re-read under the lock: a concurrent answer may have settled the transfer while this one waited
-    # (the policy's EXISTS was evaluated before the lock was granted).
-    transfer = (
-        VoucherTransfer.objects.select_for_update()
-        .filter(voucher=voucher, status=TransferStatus.PENDING)
-        .first()
+    # names from the models, the status as a parameter
+    pending = (
+        f"(SELECT t.{{}} FROM {_q(VoucherTransfer)} AS t WHERE t.voucher_id = {_q(Voucher, 'id')}"  # noqa: S608
+        " AND t.status = %s ORDER BY t.id LIMIT 1)"
     )
-    if transfer is None or voucher.status != VoucherStatus.TRANSFERRING:
+    voucher = _lock_voucher(
+        actor,
+        voucher_id,
+        "hold" if status == TransferStatus.WITHDRAWN else "receive",
+        pending_id=RawSQL(  # noqa: S611
+            pending.format("id"), [TransferStatus.PENDING], output_field=BigIntegerField()
+        ),
+        pending_to=RawSQL(  # noqa: S611
+            pending.format("to_enterprise_id"), [TransferStatus.PENDING], output_field=BigIntegerField()
+        ),
+    )
+    if voucher.status != VoucherStatus.TRANSFERRING:
         raise Conflict(_("No transfer of this voucher is pending."), code="voucher_not_active")
     _require(voucher, VoucherStatus.HELD)
-    transfer.status = status
-    transfer.reason = reason
-    transfer.answered_by = actor
-    transfer.answered_at = timezone.now()
-    transfer.save(update_fields=["status", "reason", "answered_by", "answered_at"])
+    transfer = _settle_pending(
+        voucher,
+        status=status,
+        reason=reason,
+        answered_by=actor,
+        answered_at=timezone.now(),
+    )
+    if transfer is None:
+        raise Conflict(_("No transfer of this voucher is pending."), code="voucher_not_active")
     frm = voucher.holder_id
-    voucher.status = VoucherStatus.HELD
     if status == TransferStatus.ACCEPTED:
-        voucher.holder_id = transfer.to_enterprise_id
         _hold(voucher, transfer.to_enterprise_id)
-    voucher.save(update_fields=["status", "holder", "updated_at"])
+        _set(voucher, status=VoucherStatus.HELD, holder_id=transfer.to_enterprise_id)
+    else:
+        _set(voucher, status=VoucherStatus.HELD)
     kind = {
         TransferStatus.ACCEPTED: VoucherEventKind.TRANSFER_ACCEPTED,
         TransferStatus.DECLINED: VoucherEventKind.TRANSFER_DECLINED,
