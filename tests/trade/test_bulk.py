@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Count
+from django.utils import translation
 from openpyxl import Workbook, load_workbook
 from openpyxl.utils import get_column_letter
 
@@ -150,7 +151,10 @@ def test_template_has_a_sheet_per_category_with_drop_downs(pack_key):
     from chanlian.industry.packs import get_pack
 
     pack = get_pack(pack_key)
-    wb = load_workbook(io.BytesIO(xlsx.listing_template_workbook(pack)))
+    # the default language, whatever an earlier test left active in this thread (the names are Chinese)
+    with translation.override("zh-hans"):
+        template = xlsx.listing_template_workbook(pack)
+    wb = load_workbook(io.BytesIO(template))
     assert wb.sheetnames[0] == xlsx.INSTRUCTIONS_SHEET
     assert wb[xlsx.LISTS_SHEET].sheet_state == "hidden"
     category_sheets = [ws for ws in wb.worksheets if ws.cell(row=1, column=1).value == xlsx.MARKER]

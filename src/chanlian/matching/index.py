@@ -17,6 +17,12 @@ change only while a listing is a draft or paused (``trade.choices.LISTING_EDITAB
 to ``published`` saves the listing, so the first-tier price stored at publication cannot go stale.
 ``rebuild_index()`` (``chanlian matching_reindex``) rebuilds everything, e.g. after a bulk load that
 bypassed ``save()``.
+
+``refresh_listings(ids)`` is the same for many listings at once, with the same rows as ``refresh_listing``
+would leave: per chunk of listings one read of the listings (with cluster, supplier and origin), one of
+their first tiers, one ``DELETE`` per table and one bulk insert per table. The XLSX import of published
+listings uses it (``trade.services.bulk`` sends ``listings_imported`` once, not ``post_save`` per row):
+10,000 listings cost a few seconds instead of ~13 ms of CPU each.
 """
 
 from __future__ import annotations
@@ -24,8 +30,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
+from contextlib import contextmanager
 
-from django.db import transaction
+from django.db import connections, router, transaction
 
 PUBLISHED = "published"
 # Fields whose change alters a listing's row; a save touching only others (stock) changes nothing here.
@@ -34,6 +41,10 @@ INDEXED_FIELDS = frozenset(
 )
 MAX_TEXT = 8000  # characters of normalised text indexed per listing (title first, description capped)
 _SEPARATORS = re.compile(r"[\W_]+", re.UNICODE)
+BULK_CHUNK = 1000  # listings per round of refresh_listings (bounded memory and statement parameters)
+GRAM_BATCH = 5000  # gram rows per INSERT statement
+SQLITE_BIG_REFRESH = 500  # listings from which refresh_listings raises SQLite's page cache
+SQLITE_REFRESH_CACHE_KIB = 64 * 1024
 
 
 def normalise(text: str) -> str:
@@ -57,14 +68,19 @@ def bigrams(text: str) -> set[str]:
 
 
 def _spec_words(pack, category_key: str, spec: dict) -> list[str]:
+    """The words of a spec in the pack's attribute order (by key without a pack), never in the stored
+    dict's order: PostgreSQL's jsonb returns keys in its own order (shortest first), SQLite's JSON in
+    insertion order, and the separators between words are removed, so the order decides which bigrams
+    span two words. One order makes the rows the same on both databases and from every path."""
+    spec = spec or {}
     if pack is None or not pack.has_category(category_key):
-        return [str(v) for v in (spec or {}).values()]
+        return [str(spec[k]) for k in sorted(spec, key=str)]
     category = pack.category(category_key)
     words: list[str] = [category.name_zh, category.name_en]
-    for key, value in (spec or {}).items():
-        attr = category.get_attribute(key)
-        if attr is None:
+    for attr in category.attributes:
+        if attr.key not in spec:
             continue
+        value = spec[attr.key]
         if attr.type == "enum":
             choice = attr.choice(str(value))
             words += [str(value)] + ([choice.name_zh, choice.name_en] if choice else [])
@@ -127,6 +143,120 @@ def refresh_listing(listing, *, models=None) -> None:
                 [ListingGram(listing_id=listing.pk, gram=g) for g in sorted(bigrams(text))],
                 batch_size=500,
             )
+
+
+def _first_prices(tier_model, ids: list[int]) -> dict[int, object]:
+    """The unit price of the lowest tier of each listing of ``ids`` (one query)."""
+    prices: dict[int, object] = {}
+    rows = (
+        tier_model.objects.filter(listing_id__in=ids)
+        .order_by("listing_id", "min_quantity", "pk")
+        .values_list("listing_id", "unit_price")
+    )
+    for listing_id, price in rows:
+        prices.setdefault(listing_id, price)
+    return prices
+
+
+def refresh_listings(ids: Iterable, *, models=None, listing_model=None, tier_model=None) -> int:
+    """``refresh_listing`` for many listings at once (ids or instances; instances are re-read, so the rows
+    come from what is stored): the published ones get their search row and bigrams rebuilt, every other
+    one loses its rows. One transaction; per chunk of ``BULK_CHUNK`` listings a read of the listings, one
+    of their first tiers, a ``DELETE`` per table and a bulk insert per table. Returns how many are
+    published. The rows are the single-listing path's (``tests/matching/test_bulk_index.py``)."""
+    if models is None:
+        from .models import ListingGram, ListingSearch
+    else:
+        ListingSearch, ListingGram = models
+    if listing_model is None:
+        from chanlian.trade.models import Listing as listing_model
+    if tier_model is None:
+        tier_model = listing_model._meta.get_field("tiers").related_model
+    wanted = sorted({int(getattr(x, "pk", x)) for x in ids})
+    packs: dict[str, object] = {}
+    count = 0
+    with transaction.atomic(), _sqlite_page_cache(ListingGram, len(wanted)):
+        for start in range(0, len(wanted), BULK_CHUNK):
+            chunk = wanted[start : start + BULK_CHUNK]
+            listings = list(
+                listing_model.objects.filter(pk__in=chunk, status=PUBLISHED)
+                .select_related("cluster", "supplier", "origin")
+                .only(
+                    "pk",
+                    "status",
+                    "title",
+                    "description",
+                    "category",
+                    "spec",
+                    "cluster__pack_key",
+                    "supplier__name",
+                    "origin__full_name",
+                )
+                .order_by("pk")
+            )
+            prices = _first_prices(tier_model, [x.pk for x in listings]) if listings else {}
+            ListingGram.objects.filter(listing_id__in=chunk).delete()
+            ListingSearch.objects.filter(listing_id__in=chunk).delete()
+            entries, grams = [], []
+            for listing in listings:
+                pack_key = listing.cluster.pack_key
+                if pack_key not in packs:
+                    packs[pack_key] = _pack(pack_key)
+                text, title = searchable_text(listing, packs[pack_key])
+                entries.append(
+                    ListingSearch(
+                        listing_id=listing.pk, text=text, title=title, price=prices.get(listing.pk, 0)
+                    )
+                )
+                pk = listing.pk
+                grams += [(pk, g) for g in sorted(bigrams(text))]
+            ListingSearch.objects.bulk_create(entries, batch_size=BULK_CHUNK)
+            _insert_grams(ListingGram, grams)
+            count += len(listings)
+    return count
+
+
+def _insert_grams(gram_model, rows: list[tuple[int, str]]) -> None:
+    """Insert ``(listing_id, gram)`` rows: ``COPY`` on PostgreSQL, ``executemany`` elsewhere. A listing has
+    a hundred bigrams or more, so 10,000 listings are a million rows; building a model instance for each
+    (``bulk_create``) cost more than the rest of the import together. The table's only other column is
+    its serial id, which the database fills in either way."""
+    if not rows:
+        return
+    connection = connections[router.db_for_write(gram_model)]
+    meta = gram_model._meta
+    quote = connection.ops.quote_name
+    table = quote(meta.db_table)
+    columns = f"{quote(meta.get_field('listing').column)}, {quote(meta.get_field('gram').column)}"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        insert = f"INSERT INTO {table} ({columns}) VALUES (%s, %s)"  # noqa: S608 (names from _meta, quoted)
+        for start in range(0, len(rows), GRAM_BATCH):
+            cursor.executemany(insert, rows[start : start + GRAM_BATCH])
+
+
+@contextmanager
+def _sqlite_page_cache(gram_model, listings: int):
+    """On SQLite, a bigger page cache while many listings' bigrams are inserted: the (gram, listing)
+    index takes them in random order, and with the default 2 MiB cache a million rows spill pages to the
+    WAL and read them back (measured: 40 % less CPU with 64 MiB). The connection's setting is restored."""
+    connection = connections[router.db_for_write(gram_model)]
+    if connection.vendor != "sqlite" or listings < SQLITE_BIG_REFRESH:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        before = int(cursor.fetchone()[0])
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_REFRESH_CACHE_KIB:d}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {before:d}")
 
 
 def rebuild_index(listings: Iterable | None = None, *, models=None, listing_model=None) -> int:

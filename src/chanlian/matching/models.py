@@ -4,8 +4,9 @@ Why a side table rather than FTS5 / pg_trgm (docs/matching.md, "Chinese search")
 tokenizer finds nothing for a query under three characters and PostgreSQL's pg_trgm needs a UTF-8 locale
 and extracts no trigram from a two-character LIKE pattern, so neither serves 铁观 or 不锈 through an index.
 Character bigrams in an ordinary table with a ``(gram, listing)`` B-tree index do, identically on both
-databases. Rows exist only for **published** listings; ``index.refresh_listing`` keeps them in step (a
-``post_save`` signal on ``Listing``) and ``chanlian matching_reindex`` rebuilds them all.
+databases. Rows exist only for **published** listings; ``index.refresh_listing`` / ``refresh_listings`` keep
+them in step (``post_save`` on ``Listing``, ``listings_imported`` for bulk imports) and
+``chanlian matching_reindex`` rebuilds them all.
 """
 
 from django.db import models

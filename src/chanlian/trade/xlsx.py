@@ -17,7 +17,8 @@ list when it is short and plain, else a range of the hidden "lists" sheet.
 
 Reading (``read_listing_workbook``) checks the package before openpyxl sees it — at most 10 MB, a real zip
 with ``xl/workbook.xml``, not encrypted, at most 200 MB uncompressed and no member that inflates more than
-200× (a zip bomb) — then reads the whole file with ``read_only=True`` and refuses its structure (unknown
+200× (a zip bomb) — then reads it the way openpyxl's ``read_only=True`` mode does, with openpyxl's own
+parsers, minus a full extra pass over each sheet (``_Sheet``), and refuses its structure (unknown
 sheets or headers, missing required columns, no data, more than 10,000 data rows) with a clear code. The
 rows' values are judged by the service, with the same validation as a single listing.
 """
@@ -25,6 +26,7 @@ rows' values are judged by the service, with the same validation as a single lis
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -359,6 +361,120 @@ def cell_text(value) -> str | None:
     return text or None
 
 
+class _Sheet:
+    """A worksheet of an uploaded workbook, read exactly as openpyxl's read-only mode reads it (its
+    ``WorkSheetParser``, values only, rows padded to ``max_col``, missing rows yielded empty) but
+    without two costs of ``load_workbook(read_only=True)`` that a 10,000-row upload pays in full:
+
+    * for a sheet without a ``<dimension>`` element (files written by openpyxl, WPS and others), its
+      constructor parses the **whole** sheet once just to learn that there is none;
+    * every inline-string cell (``<is><t>…</t></is>``) becomes a ``Text`` object with descriptors before
+      its text is read; a plain one is read directly here (rich text still goes through openpyxl).
+    """
+
+    def __init__(self, reader, title: str, path: str):
+        self.reader = reader
+        self.title = title
+        self.path = path
+
+    def iter_rows(self, min_row: int = 1, max_row: int | None = None, max_col: int | None = None, **_kw):
+        wb = self.reader.wb
+        empty_row = (None,) * max_col if max_col is not None else ()
+        counter = min_row
+        idx = 1
+        with self.reader.archive.open(self.path) as src:
+            parser = _fast_parser_class()(
+                src,
+                self.reader.shared_strings,
+                data_only=True,
+                epoch=wb.epoch,
+                date_formats=wb._date_formats,
+                timedelta_formats=wb._timedelta_formats,
+            )
+            for idx, cells in parser.parse():
+                if max_row is not None and idx > max_row:
+                    break
+                for _ in range(counter, idx):  # rows missing from the file
+                    counter += 1
+                    yield empty_row
+                if counter <= idx:
+                    counter += 1
+                    yield _values(cells, max_col)
+        if max_row is not None and max_row < idx:
+            for _ in range(counter, max_row + 1):
+                yield empty_row
+
+
+def _values(cells: list[dict], max_col: int | None) -> tuple:
+    """openpyxl's ``ReadOnlyWorksheet._get_row`` with ``min_col=1`` and ``values_only=True``."""
+    if not cells and not max_col:
+        return ()
+    width = max_col or cells[-1]["column"]
+    out = [None] * width
+    for cell in cells:
+        column = cell["column"]
+        if 1 <= column <= width:
+            out[column - 1] = cell["value"]
+    return tuple(out)
+
+
+@functools.cache
+def _fast_parser_class():
+    from openpyxl.utils.cell import coordinate_to_tuple
+    from openpyxl.worksheet._reader import INLINE_STRING, WorkSheetParser
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+
+    text_tag = f"{{{SHEET_MAIN_NS}}}t"
+
+    class FastSheetParser(WorkSheetParser):
+        def parse_cell(self, element):
+            if element.get("t") == "inlineStr":
+                child = element.find(INLINE_STRING)
+                if child is not None and len(child) == 1 and child[0].tag == text_tag:
+                    coordinate = element.get("r")
+                    if coordinate:
+                        row, column = coordinate_to_tuple(coordinate)
+                        self.col_counter = column
+                    else:
+                        self.col_counter += 1
+                        row, column = self.row_counter, self.col_counter
+                    style_id = element.get("s", 0)
+                    return {
+                        "row": row,
+                        "column": column,
+                        "value": child[0].text or "",
+                        "data_type": "s",
+                        "style_id": int(style_id) if style_id else 0,
+                    }
+            return super().parse_cell(element)
+
+    return FastSheetParser
+
+
+def _open_workbook(data: bytes):
+    """openpyxl's ``ExcelReader`` up to the worksheets (manifest, shared strings, workbook, styles for
+    the date formats), and a ``_Sheet`` per worksheet in workbook order (chart sheets skipped, as
+    ``wb.worksheets`` skips them)."""
+    from openpyxl.reader.excel import ExcelReader
+    from openpyxl.styles.stylesheet import apply_stylesheet
+
+    reader = ExcelReader(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
+    try:
+        reader.read_manifest()
+        reader.read_strings()
+        reader.read_workbook()
+        apply_stylesheet(reader.archive, reader.wb)
+        sheets = [
+            _Sheet(reader, sheet.name, rel.target)
+            for sheet, rel in reader.parser.find_sheets()
+            if rel.target in reader.valid_files and "chartsheet" not in rel.Type
+        ]
+    except BaseException:
+        reader.archive.close()
+        raise
+    return reader, sheets
+
+
 def _first_row(ws) -> list:
     for row in ws.iter_rows(min_row=1, max_row=1, max_col=MAX_COLUMNS + 1, values_only=True):
         return list(row)
@@ -383,18 +499,17 @@ def read_listing_workbook(data: bytes, pack, *, known_columns) -> list[SheetData
     ``unknown_category``, ``unknown_header`` / ``duplicate_column`` / ``missing_column`` (row 2),
     ``no_rows`` (no data at all), ``too_many_rows`` (more than 10,000 data rows in the file).
     """
-    from openpyxl import load_workbook
     from openpyxl.utils import get_column_letter
 
     check_package(data)
     try:
-        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
+        reader, worksheets = _open_workbook(data)
     except Exception:  # openpyxl raises many kinds for a broken package; all mean the same to a user
         raise _bad(_("This is not an Excel workbook (.xlsx)."), "not_xlsx") from None
     sheets: list[SheetData] = []
     total = 0
     try:
-        for ws in wb.worksheets:
+        for ws in worksheets:
             head = _first_row(ws)
             if not head or head[0] != MARKER:
                 if ws.title in (INSTRUCTIONS_SHEET, LISTS_SHEET) or not _has_content(ws):
@@ -487,8 +602,12 @@ def read_listing_workbook(data: bytes, pack, *, known_columns) -> list[SheetData
                     raise _too_many()
                 sheet.rows.append((number, texts))
             sheets.append(sheet)
+    except InvalidInput:
+        raise
+    except Exception:  # a sheet's XML that openpyxl cannot parse
+        raise _bad(_("This is not an Excel workbook (.xlsx)."), "not_xlsx") from None
     finally:
-        wb.close()
+        reader.archive.close()
     if total == 0:
         raise _bad(_("The workbook has no listing rows."), "no_rows")
     return sheets

@@ -7,10 +7,10 @@ through the same ``_county`` check), and if any row is bad it creates nothing an
 ``InvalidInput(code="import_invalid", fields={"rows": [{sheet, row, column, field, code, message}…]})``.
 Otherwise one transaction creates every listing (bulk inserts of listings, tiers and — when published —
 their events), the ``ImportBatch`` row and **one** audit entry for the import with its count and ids.
-Bulk inserts skip ``Listing.save()``, so ``post_save`` is sent for each new *published* listing exactly as
-``save()`` would have sent it: whatever follows listings (the search index of ``matching``) builds its rows,
-and trade stays unaware of who listens. (Drafts are not signalled: the index holds published listings
-only, and a new draft has nothing to drop.)
+Bulk inserts skip ``Listing.save()`` and send no ``post_save``; instead ``listings_imported`` is sent
+**once** per import, inside its transaction, with the new ids and whether they are published: whatever
+follows listings (the search index of ``matching``, which builds the rows of all of them in bulk) does
+its work in a few statements rather than one listing at a time, and trade stays unaware of who listens.
 
 Who may: an admin or staff user of a company that is a verified member of the cluster — the same rule
 as ``create_listing``. Parsing and validation run before the transaction opens, so a big file does not
@@ -24,7 +24,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models.signals import post_save
+from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -54,9 +54,15 @@ __all__ = [
     "export_orders",
     "import_listings",
     "listing_template",
+    "listings_imported",
 ]
 
 BATCH_SIZE = 1000
+
+# Sent once per import, inside its transaction, after every row is inserted: ``sender=Listing``,
+# ``listing_ids`` (the new ids, in file order) and ``published`` (bool). Receivers must not assume
+# ``post_save`` was sent for these listings — it is not.
+listings_imported = Signal()
 
 
 @dataclass(frozen=True)
@@ -351,13 +357,7 @@ def _create(actor, cluster, enterprise, prepared, publish, filename, digest, siz
     ids = [listing.pk for listing in listings]
     batch.listing_ids = ids
     batch.save(update_fields=["listing_ids"])
-    using = Listing.objects.db
-    # A new draft has no search rows (matching indexes published listings only) and nothing else
-    # follows a draft's creation: signalling 10,000 drafts would cost 20,000 DELETEs of nothing.
-    for listing in listings if publish else ():
-        post_save.send(
-            sender=Listing, instance=listing, created=True, update_fields=None, raw=False, using=using
-        )
+    listings_imported.send(sender=Listing, listing_ids=ids, published=publish)
     audit.record(
         actor,
         "listing.import",
