@@ -134,3 +134,25 @@ def test_the_sign_page_shows_the_lock_on_the_page(world, client):
     assert r.status_code == 429
     assert b'name="content_hash"' in r.content  # the contract page with its form, not an error page
     assert not ContractSignature.objects.filter(contract__order=order).exists()
+
+
+def test_confirming_a_receivable_is_limited_too_and_a_non_debtor_is_refused_before_the_password(world):
+    from chanlian.finance import services as finance
+    from chanlian.finance.models import Voucher
+    from tests.finance.helpers import registered
+
+    receivable = registered(world)
+    buyer = world.users["buyer"]
+
+    # the supplier is not the debtor: 403 whatever the password, and no failure is counted for it
+    def confirm(user, password):
+        return finance.confirm_receivable(user, receivable.pk, password=password)
+
+    assert _code(confirm, world.users["supplier"], "wrong-pass")[1] == "not_debtor"
+    assert not PasswordFailure.objects.filter(key=reauth.user_key(world.users["supplier"])).exists()
+    for _ in range(reauth.MAX_FAILURES):
+        assert _code(confirm, buyer, "wrong-pass") == (400, "wrong_password")
+    assert _code(confirm, buyer, PASSWORD) == (429, "too_many_attempts")
+    assert not Voucher.objects.exists()
+    _age(reauth.user_key(buyer), 16)
+    assert finance.confirm_receivable(buyer, receivable.pk, password=PASSWORD).pk

@@ -38,7 +38,7 @@ from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from chanlian.core import audit
+from chanlian.core import audit, reauth
 from chanlian.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chanlian.core.money import parse_amount
 from chanlian.core.params import parse_id
@@ -279,26 +279,33 @@ def _set(voucher: Voucher, **fields) -> None:
         setattr(voucher, name, value)
 
 
-@transaction.atomic
 def confirm_receivable(actor, receivable_id, *, password) -> Voucher:
     """The debtor confirms (确权) a registered receivable — its amount and due date — by an **admin**
     re-entering the password, and so issues a voucher: issuer = the debtor, holder = the creditor, for the
     amount, maturing on the due date.
 
     Refusals: not visible 404; visible but not an admin of the debtor 403 ``not_debtor``; already
-    confirmed 409 ``already_confirmed``; wrong password 400 ``wrong_password``; financed as a receivable
-    already 409 ``already_financed``; the four-flow check fails now 409 ``four_flow_failed`` (``fields``
-    names the failing checks)."""
+    confirmed 409 ``already_confirmed``; wrong password 400 ``wrong_password`` (after 5 within 15
+    minutes 429 ``too_many_attempts``: ``core.reauth``, checked in its own transaction after the
+    visibility and role checks, so that the failure stays counted although the confirmation is refused);
+    financed as a receivable already 409 ``already_financed``; the four-flow check fails now 409
+    ``four_flow_failed`` (``fields`` names the failing checks)."""
+    seen = selectors.receivable_for_user(actor, receivable_id)
+    _debtor_admin(actor, seen)
+    if seen.status != ReceivableStatus.REGISTERED:
+        raise Conflict(_("This receivable is already confirmed."), code="already_confirmed")
+    reauth.verify_password(actor, password)
+    return _confirm_receivable(actor, receivable_id)
+
+
+@transaction.atomic
+def _confirm_receivable(actor, receivable_id) -> Voucher:
     seen = selectors.receivable_for_user(actor, receivable_id)
     _debtor_admin(actor, seen)
     order = Order.objects.select_for_update().get(pk=seen.order_id)
     receivable = Receivable.objects.select_for_update().get(pk=seen.pk)
     if receivable.status != ReceivableStatus.REGISTERED:
         raise Conflict(_("This receivable is already confirmed."), code="already_confirmed")
-    if not isinstance(password, str) or not password or not actor.check_password(password):
-        raise InvalidInput(
-            _("The password is wrong."), code="wrong_password", fields={"password": _("Wrong password.")}
-        )
     if FinancedAsset.objects.filter(fingerprint=f"receivable:{receivable.pk}").exists():
         # Financed as a receivable already: a voucher of it could be financed a second time.
         raise Conflict(_("This receivable is pledged to a lender."), code="already_financed")
