@@ -748,7 +748,8 @@ def fingerprints(asset) -> list[tuple[str, str]]:
 def claim_asset(asset, *, claimed_by: str) -> list[FinancedAsset]:
     """Record that ``asset`` is financed (by ``claimed_by``, the financing's reference). Any fingerprint
     already claimed — by any lender, even at the same instant — is 409 ``already_financed`` and nothing
-    is claimed. Called by the financing services of a later session; no API calls it yet."""
+    is claimed. ``lending.approve_application`` calls it when the maker approves (the claim is released
+    if the application is rejected or expires before disbursement)."""
     rows = []
     try:
         with transaction.atomic():
