@@ -483,3 +483,20 @@ def test_consent_package_and_404_after_revoke_or_expiry(world):
     with pytest.raises(ServiceError) as exc:
         sel.data_package(u["lender"], lw.consent.pk)
     assert exc.value.code == "not_found"
+
+
+def test_an_all_assets_consent_shows_the_applications_asset_and_its_risk(world):
+    lw = lending_world(world)
+    app = apply(lw)
+    lender = world.users["lender"]
+    without = sel.data_package(lender, lw.consent.pk)
+    assert without["asset"] is None and without["risk"]["asset"] is None
+    package = sel.data_package(lender, lw.consent.pk, application=app)
+    assert package["asset"]["id"] == app.voucher_id and package["asset"]["kind"] == "voucher"
+    assert package["asset"]["four_flow_ok"] is True
+    assert package["risk"]["asset"] is not None
+    four_flow = next(f for f in package["risk"]["factors"] if f["key"] == "four_flow")
+    assert four_flow["no_data"] is False
+    # an application that is not the consent's enterprise's to this lender opens no asset
+    app.applicant_id = world.enterprises["supplier"].pk
+    assert sel.data_package(lender, lw.consent.pk, application=app)["asset"] is None

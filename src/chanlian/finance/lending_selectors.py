@@ -27,7 +27,7 @@ from chanlian.trade.models import Invoice, Order, Shipment
 
 from . import selectors
 from .choices import FINANCING_RESERVING, ConsentScope, FinancingStatus
-from .models import Consent, CreditLine, FinancingApplication, LenderProduct
+from .models import Consent, CreditLine, FinancingApplication, LenderProduct, Voucher
 
 __all__ = [
     "application_actions",
@@ -232,45 +232,58 @@ def _fulfilment(orders: list[Order]) -> list[dict]:
     return out
 
 
-def _asset_section(consent: Consent) -> dict | None:
-    asset = consent.voucher or consent.receivable
+def _consent_asset(consent: Consent, application=None):
+    """The asset a package shows: the one the consent names; for a consent that names none (all the
+    enterprise's assets), the voucher of ``application`` if that application is the consent's
+    enterprise's to the consent's lender; else none."""
+    if consent.voucher_id or consent.receivable_id:
+        return consent.voucher or consent.receivable
+    if (
+        application is not None
+        and application.applicant_id == consent.enterprise_id
+        and application.lender_id == consent.lender_id
+    ):
+        return application.voucher
+    return None
+
+
+def _asset_section(asset) -> dict | None:
     if asset is None:
         return None
-    receivable = consent.receivable or consent.voucher.receivable
+    is_voucher = isinstance(asset, Voucher)
+    receivable = asset.receivable if is_voucher else asset
     check = selectors.four_flow(receivable.order, receivable)
     section = {
-        "kind": "voucher" if consent.voucher_id else "receivable",
+        "kind": "voucher" if is_voucher else "receivable",
         "id": asset.pk,
         "amount": f"{asset.amount:.2f}",
         "currency": asset.currency,
-        "maturity_date": (
-            consent.voucher.maturity_date if consent.voucher_id else receivable.due_date
-        ).isoformat(),
+        "maturity_date": (asset.maturity_date if is_voucher else receivable.due_date).isoformat(),
         "debtor": receivable.debtor.name,
         "order": receivable.order.reference,
         "four_flow_ok": check.ok,
         "four_flow": [{"key": c["key"], "ok": c["ok"], "reason": str(c["reason"])} for c in check.as_list()],
     }
-    if consent.voucher_id:
-        section["number"] = consent.voucher.number
+    if is_voucher:
+        section["number"] = asset.number
     return section
 
 
-def _risk_section(consent: Consent) -> dict:
+def _risk_section(consent: Consent, asset) -> dict:
     """The risk report as its own ``as_dict`` renders it: each factor with its label in the reader's
     language and its ``no_data`` flag (a plain ``asdict`` of the dataclasses would drop both)."""
     from chanlian.finance.risk import risk_report
 
-    asset = consent.voucher or consent.receivable
     return risk_report(consent.enterprise_id, asset=asset).as_dict()
 
 
-def data_package(user, consent_id) -> dict:
+def data_package(user, consent_id, *, application=None) -> dict:
     """What an **active** consent opens to the lender's users — exactly its scope's sections: ``orders``
     (the enterprise's orders in the cluster, counterparties by name only), ``fulfilment`` (shipments,
     delivery, acceptance, confirmed invoices per order), ``asset`` (the asset's terms and its four-flow
-    check, if the consent names one), ``risk`` (``finance.risk.risk_report``). Anyone else, or after
-    revocation or expiry: 404."""
+    check, if the consent names one — or, for a consent over all the enterprise's assets, the voucher of
+    ``application``, an application of that enterprise to that lender), ``risk``
+    (``finance.risk.risk_report``, with that asset). Anyone else, or after revocation or expiry: 404."""
     consent = (
         Consent.objects.select_related("enterprise", "lender", "voucher__receivable", "receivable")
         .filter(pk=_pk(consent_id), lender_id__in=_ids(user))
@@ -293,10 +306,11 @@ def data_package(user, consent_id) -> dict:
         package["orders"] = [_order_row(o, consent.enterprise_id) for o in orders]
     if ConsentScope.FULFILMENT in scope:
         package["fulfilment"] = _fulfilment(orders)
+    asset = _consent_asset(consent, application)
     if ConsentScope.ASSET in scope:
-        package["asset"] = _asset_section(consent)
+        package["asset"] = _asset_section(asset)
     if ConsentScope.RISK in scope:
-        package["risk"] = _risk_section(consent)
+        package["risk"] = _risk_section(consent, asset)
     return package
 
 

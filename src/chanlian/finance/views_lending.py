@@ -587,10 +587,7 @@ def _application_page(request, pk, *, error="", error_code="", error_for="", sta
     if is_lender:
         consent = _consent_for(app)
         if consent is not None:
-            package = sel.data_package(user, consent.pk)
-            if ConsentScope.ASSET in package["scope"] and not package.get("asset"):
-                # a consent for all the applicant's assets covers this one: its section, for this asset
-                package["asset"] = sel._asset_section(Consent(voucher=app.voucher, cluster_id=app.cluster_id))
+            package = sel.data_package(user, consent.pk, application=app)
     today = timezone.localdate()
     quote = None
     if app.status in (S.DRAFT, S.SUBMITTED, S.UNDER_REVIEW) and app.maturity_date > today:
