@@ -99,6 +99,7 @@ def test_discount_then_maturity_pays_everyone(world):
     assert FinancedAsset.objects.filter(fingerprint=f"voucher:{part.pk}", claimed_by=app.number).exists()
     assert sel.exposure(lw.line) == D("12000.00") == sel.drawn_from_applications(lw.line)
     assert sel.available(lw.line) == D("38000.00")
+    assert sel.line_figures([lw.line]) == {lw.line.pk: (D("12000.00"), D("0.00"))}
     assert trial_balance(order.cluster).balanced
 
     operator = operator_of(order)
@@ -159,6 +160,7 @@ def test_discount_then_maturity_pays_everyone(world):
     assert app.status == "repaid" and app.repaid_at
     assert sel.exposure(lw.line) == 0 == sel.drawn_from_applications(lw.line)
     assert sel.available(lw.line) == D("50000.00")
+    assert sel.line_figures([lw.line]) == {lw.line.pk: (D("0.00"), D("0.00"))}
     assert set(
         Voucher.objects.filter(root=lw.root).exclude(status="split").values_list("status", flat=True)
     ) == {"paid"}
@@ -500,3 +502,25 @@ def test_an_all_assets_consent_shows_the_applications_asset_and_its_risk(world):
     # an application that is not the consent's enterprise's to this lender opens no asset
     app.applicant_id = world.enterprises["supplier"].pk
     assert sel.data_package(lender, lw.consent.pk, application=app)["asset"] is None
+
+
+def test_line_figures_agree_with_each_lines_own_figures(world, django_assert_max_num_queries):
+    lw = lending_world(world)
+    app = approved(lw)  # reserves room on the line, not yet drawn
+    other = lending.open_credit_line(
+        world.users["lender"],
+        lender=lw.lender.pk,
+        enterprise=world.enterprises["supplier"].pk,
+        limit="9000.00",
+        expires_on=timezone.localdate() + dt.timedelta(days=90),
+    )
+    lines = [lw.line, other]
+    with django_assert_max_num_queries(2):
+        figures = sel.line_figures(lines)
+    assert figures == {ln.pk: (sel.exposure(ln), sel.reserved(ln)) for ln in lines}
+    assert figures[lw.line.pk] == (D("0.00"), app.amount)
+    lending.check_application(world.users["lender_checker"], app.pk)
+    lending.disburse_application(world.users["lender_checker"], app.pk, bank_reference="LN0009")
+    assert sel.line_figures(lines) == {ln.pk: (sel.exposure(ln), sel.reserved(ln)) for ln in lines}
+    assert sel.line_figures(lines)[lw.line.pk] == (app.amount, D("0.00"))
+    assert sel.line_figures([]) == {}

@@ -154,6 +154,47 @@ def available(line: CreditLine) -> Decimal:
     return line.limit - exposure(line) - reserved(line)
 
 
+def line_figures(lines) -> dict[int, tuple[Decimal, Decimal]]:
+    """``{line.pk: (exposure, reserved)}`` for many lines in two queries — the same figures as
+    ``exposure(line)`` and ``reserved(line)`` (the exposure from the ledger), for pages that list lines."""
+    lines = list(lines)
+    if not lines:
+        return {}
+    by_pk = {ln.pk: ln for ln in lines}
+    key_of = {(ln.lender_id, ln.enterprise_id, ln.currency): ln.pk for ln in lines}
+    apps = FinancingApplication.objects.filter(
+        lender_id__in={ln.lender_id for ln in lines}, applicant_id__in={ln.enterprise_id for ln in lines}
+    ).values_list("pk", "lender_id", "applicant_id", "currency", "status", "amount")
+    line_of_ref: dict[str, int] = {}
+    reserved_by: dict[int, Decimal] = {}
+    for pk, lender_id, applicant_id, currency, status, amount in apps:
+        line_pk = key_of.get((lender_id, applicant_id, currency))
+        if line_pk is None:
+            continue
+        line_of_ref[f"financing:{pk}"] = line_pk
+        if status in FINANCING_RESERVING:
+            reserved_by[line_pk] = reserved_by.get(line_pk, Decimal("0.00")) + amount
+    exposure_by: dict[int, Decimal] = {}
+    if line_of_ref:
+        rows = (
+            JournalLine.objects.filter(
+                account__enterprise_id__in={ln.lender_id for ln in lines},
+                account__code="receivable",
+                entry__reference__in=list(line_of_ref),
+            )
+            .values("entry__reference", "account__enterprise_id", "account__currency")
+            .annotate(total=amount_sum())
+        )
+        for r in rows:
+            line_pk = line_of_ref[r["entry__reference"]]
+            ln = by_pk[line_pk]
+            if (r["account__enterprise_id"], r["account__currency"]) != (ln.lender_id, ln.currency):
+                continue
+            exposure_by[line_pk] = exposure_by.get(line_pk, Decimal("0.00")) - summed(r["total"])
+    zero = Decimal("0.00")
+    return {pk: (exposure_by.get(pk, zero), reserved_by.get(pk, zero)) for pk in by_pk}
+
+
 # ------------------------------------------------------------------------------------------- consents
 
 

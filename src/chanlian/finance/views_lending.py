@@ -811,9 +811,9 @@ def _companies_for(lender_id: int):
 
 def _lines_page(request, lender, *, form=None, error="", error_code="", error_line=None, status=200):
     rows = list(sel.credit_lines(request.user).filter(lender=lender))
+    figures = sel.line_figures(rows)
     for line in rows:
-        line.exposure = sel.exposure(line)
-        line.reserved = sel.reserved(line)
+        line.exposure, line.reserved = figures[line.pk]
         line.available = line.limit - line.exposure - line.reserved
     return render(
         request,
