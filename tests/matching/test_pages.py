@@ -111,3 +111,13 @@ def test_changing_the_category_drops_the_old_spec_filters(page, market):
     r = page("buyer", url + "&pack=tea", HTTP_HX_REQUEST="true", HTTP_HX_TRIGGER_NAME="cluster")
     assert r["HX-Push-Url"] == f"/matching/search/?cluster={market.clusters['tea'].pk}"
     assert page("buyer", url).status_code == 400  # typed by hand, the same address is an error
+
+
+def test_search_page_cluster_select_lists_visible_clusters_escaped_and_marks_the_chosen(page, market):
+    tea, steel = market.clusters["tea"], market.clusters["steel"]
+    type(steel).objects.filter(pk=steel.pk).update(name='戴南<不锈钢> & "集群"')
+    html = page("buyer", f"/matching/search/?cluster={tea.pk}").content.decode()
+    assert f'<option value="{tea.pk}" selected>{tea.name}</option>' in html
+    assert f'<option value="{steel.pk}">戴南&lt;不锈钢&gt; &amp; &quot;集群&quot;</option>' in html
+    html = page("buyer", "/matching/search/").content.decode()
+    assert " selected>" + tea.name not in html

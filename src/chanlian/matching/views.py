@@ -3,6 +3,7 @@ demand and beside a listing. A foreign demand or listing is the 404 page, exactl
 
 from __future__ import annotations
 
+import html
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
@@ -10,6 +11,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import render
 from django.utils.cache import patch_vary_headers
+from django.utils.safestring import mark_safe
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
@@ -126,14 +128,14 @@ def search_page(request):
     for row in rows:
         row.unit_label = _unit_symbol(row)
     pack = sp.pack
-    clusters = list(registry_selectors.clusters(request.user))
+    chosen = sp.cluster.pk if sp.cluster is not None else None
     context = {
         "error": error,
         "page": page,
         "rows": rows,
         "sp": sp,
         "q": params.get("q", ""),
-        "clusters": clusters,
+        "cluster_options": _cluster_options(request.user, chosen),
         "packs": [(p.key, name(p)) for p in all_packs()],
         "pack": pack,
         "categories": [(c.key, name(c)) for c in (pack.categories if pack else ())],
@@ -155,6 +157,22 @@ def search_page(request):
         response["HX-Push-Url"] = pushed
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+def _cluster_options(user, chosen: int | None):
+    """The cluster select's ``<option>`` elements: id and name only, rendered here. A platform with
+    hundreds of clusters made this select the page's biggest cost when it built a model instance (with
+    its region and operator) per cluster and rendered each option through the template engine
+    (docs/benchmarks.md, "Matching")."""
+    rows = registry_selectors.clusters(user).values_list("id", "name")
+    # The standard library's escape, which Django's ``escape`` wraps (through a lazy-string check that
+    # cost 20 µs an option): ids are integers, names are escaped.
+    return mark_safe(  # noqa: S308
+        "".join(
+            f'<option value="{pk:d}"{" selected" if pk == chosen else ""}>{html.escape(label)}</option>'
+            for pk, label in rows
+        )
+    )
 
 
 def _unit_symbol(listing) -> str:
