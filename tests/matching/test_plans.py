@@ -5,7 +5,7 @@
   constraints decided in Python.
 * The scoring statement's correlated subqueries run once per candidate: the levels of
   ``scoring.bounds_sql`` are fenced, so the planner cannot paste a column's subquery into every use.
-* The search's probe path (drive from the listings the spec filters leave, probe their bigrams) finds
+* The search's probe path (drive from the listings the spec filters leave, the LIKE on their search row) finds
   exactly what the bigram-range path finds.
 """
 
@@ -13,6 +13,7 @@ import random
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chanlian.industry.packs import get_pack
@@ -105,7 +106,7 @@ def test_selective_spec():
 
 
 @pytest.mark.parametrize("terms", [["毛茶"], ["毛茶1"], ["清香"], ["西坪", "毛茶"], ["不锈"]])
-def test_probing_the_bigrams_finds_what_the_bigram_ranges_find(shelf, terms):
+def test_the_probe_path_finds_what_the_bigram_ranges_find(shelf, terms):
     rebuild_index()
     category = get_pack("tea").category("raw_tea")
     base = search.apply_spec(
@@ -118,3 +119,28 @@ def test_probing_the_bigrams_finds_what_the_bigram_ranges_find(shelf, terms):
     assert probed == ranged
     if terms != ["不锈"]:
         assert ranged
+
+
+@pytest.mark.parametrize("sort", ["newest", "price", "-price", "relevance", "distance"])
+def test_results_pages_are_the_querysets_pages_from_one_statement(shelf, market, sort):
+    rebuild_index()
+    user = market.users["buyer"]
+    params = {"pack": "tea", "q": "茶", "sort": sort, "near": "310101"}
+    sp = search.parse_params(user, params)
+    qs = search.search(user, sp)
+    everything = list(qs.values_list("pk", flat=True))
+    assert len(everything) > 25
+    for number in (1, 2, 3):
+        results = search.Results(qs, sp, page=number, per_page=10)
+        with CaptureQueriesContext(connection) as counted:
+            assert results.count() == len(everything)
+        assert len(counted) == 3  # the page's ids with the count, those listings, their tiers
+        with CaptureQueriesContext(connection) as counted:
+            rows = results[(number - 1) * 10 : number * 10]
+        assert len(counted) == 0  # served from the first fetch
+        assert [r.pk for r in rows] == everything[(number - 1) * 10 : number * 10]
+        assert all(hasattr(r, "supplier_verified") and r.tiers.all() is not None for r in rows)
+    past = search.Results(qs, sp, page=99, per_page=10)
+    assert past.count() == len(everything) and past[980:990] == []
+    none = search.Results(qs.none(), sp, page=1, per_page=10)
+    assert none.count() == 0

@@ -91,7 +91,13 @@ class ListingSearchView(APIView):
         sp = search.parse_params(request.user, request.query_params)
         qs = search.search(request.user, sp)
         paginator = Pagination()
-        page = paginator.paginate_queryset(qs, request, view=self)
+        results = search.Results(
+            qs,
+            sp,
+            page=request.query_params.get(paginator.page_query_param),
+            per_page=paginator.get_page_size(request),
+        )
+        page = paginator.paginate_queryset(results, request, view=self)
         rows = []
         for listing in page:
             card = listing_card(listing)

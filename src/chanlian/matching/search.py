@@ -26,7 +26,6 @@ from decimal import Decimal
 
 from django.db import connections
 from django.db.models import (
-    BooleanField,
     Case,
     Count,
     DecimalField,
@@ -40,8 +39,8 @@ from django.db.models import (
     QuerySet,
     Value,
     When,
+    Window,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KT
 from django.db.models.functions import ASin, Cast, Cos, Power, Radians, Sin, Sqrt
 from django.utils.translation import gettext as _
@@ -374,31 +373,18 @@ def _driving_grams(grams: list[str]) -> list[str]:
     return sorted(grams, key=lambda g: (freq[g], g))[:2]
 
 
-def _probe(gram: str, fence: str) -> RawSQL:
-    """A correlated probe of the ``(listing, gram)`` unique index for the outer listing. The fence (an
-    OFFSET) keeps PostgreSQL from turning the EXISTS into a join that reads the bigram's whole range."""
-    table, gram_table = Listing._meta.db_table, ListingGram._meta.db_table
-    return RawSQL(  # noqa: S611 — table names from the models, the gram a parameter
-        f'EXISTS (SELECT 1 FROM "{gram_table}" g WHERE g.listing_id = "{table}"."id" '  # noqa: S608
-        f"AND g.gram = %s{fence})",
-        [gram],
-        output_field=BooleanField(),
-    )
-
-
 def matching_terms(qs: QuerySet, terms: list[str], *, probe: bool = False) -> QuerySet:
     """Listings whose indexed text contains every term: the bigram index narrows, LIKE confirms.
 
     ``probe``: the other filters are selective (``selective_spec``): drive from the listings they leave
-    and probe each one's bigrams, instead of reading each bigram's range (a common bigram such as 铁观
-    is in ≈ 40 % of a pack's listings: 185,000 index entries at 1 M listings)."""
-    fence = " OFFSET 0" if connections[qs.db].vendor == "postgresql" else ""
-    for n, term in enumerate(terms):
+    and check each one's search row with the LIKE, instead of reading each bigram's range (a common
+    bigram such as 铁观 is in ≈ 40 % of a pack's listings: 185,000 index entries at 1 M listings)."""
+    for term in terms:
         grams = sorted(bigrams(term))
-        if probe and grams:
-            for i, gram in enumerate(grams[:2]):
-                name = f"_term{n}_gram{i}"
-                qs = qs.alias(**{name: _probe(gram, fence)}).filter(**{name: True})
+        if probe:
+            # The listings the spec leaves are read with their search row anyway (its price, its text):
+            # the LIKE on that row decides, and a probe of the bigram index per listing first only
+            # repeated the work (measured at 1 M listings: 10 of the statement's 49 ms).
             qs = qs.filter(search_entry__text__contains=term)
             continue
         grams = _driving_grams(grams)
@@ -447,7 +433,11 @@ def search(user, sp: SearchParams) -> QuerySet:
     if sp.cluster is not None:
         qs = qs.filter(cluster_id=sp.cluster.pk)
     elif sp.pack is not None:
-        qs = qs.filter(cluster__pack_key=sp.pack.key)
+        # The pack's clusters as a list of ids, not a join or a subquery: PostgreSQL under-estimates the
+        # rows a JSON containment leaves (3 for 4,833 at 1 M listings) and then joined every candidate
+        # to every cluster of the pack in a nested loop (802,278 comparisons, 60 ms; docs/benchmarks.md).
+        pack_clusters = list(Cluster.objects.filter(pack_key=sp.pack.key).values_list("id", flat=True))
+        qs = qs.filter(cluster_id__in=pack_clusters)
     if sp.category:
         qs = qs.filter(category=sp.category)
     if sp.spec:
@@ -464,9 +454,24 @@ def search(user, sp: SearchParams) -> QuerySet:
         else:
             prefix = sp.origin.code[:2] if sp.origin.level == "province" else sp.origin.code[:4]
             qs = qs.filter(origin__code__startswith=prefix)
-    qs = qs.annotate(supplier_verified=verified_membership(), price=F("search_entry__price"))
     if sp.verified_only:
-        qs = qs.filter(supplier_verified=True)
+        qs = qs.filter(verified_membership())
+    return _annotated(qs, sp).order_by(*_ORDER[sp.sort])
+
+
+_ORDER = {
+    "relevance": ["-relevance", "-published_at", "-id"],
+    "newest": ["-published_at", "-id"],
+    "price": ["price", "-id"],
+    "-price": ["-price", "-id"],
+    "distance": [F("distance_km").asc(nulls_last=True), "-id"],
+}
+
+
+def _annotated(qs: QuerySet, sp: SearchParams) -> QuerySet:
+    """``price`` (first tier), ``relevance``, ``supplier_verified`` and ``distance_km`` on ``qs``, with the
+    cluster, supplier, origin and tiers a result shows."""
+    qs = qs.annotate(supplier_verified=verified_membership(), price=F("search_entry__price"))
     relevance = Value(0)
     for term in sp.terms:
         relevance = relevance + Case(
@@ -479,15 +484,69 @@ def search(user, sp: SearchParams) -> QuerySet:
         qs = qs.annotate(distance_km=distance_expression(sp.near))
     else:
         qs = qs.annotate(distance_km=Value(None, output_field=FloatField()))
-    order = {
-        "relevance": ["-relevance", "-published_at", "-id"],
-        "newest": ["-published_at", "-id"],
-        "price": ["price", "-id"],
-        "-price": ["-price", "-id"],
-        "distance": [F("distance_km").asc(nulls_last=True), "-id"],
-    }[sp.sort]
-    return (
-        qs.select_related("cluster", "supplier", "origin")
-        .prefetch_related(Prefetch("tiers", queryset=PriceTier.objects.order_by("min_quantity")))
-        .order_by(*order)
+    return qs.select_related("cluster", "supplier", "origin").prefetch_related(
+        Prefetch("tiers", queryset=PriceTier.objects.order_by("min_quantity"))
     )
+
+
+class Results:
+    """One page of a search and the number of results, for ``Paginator`` (the page and the API's
+    pagination alike), from **one** statement: the ids of the page in order with ``COUNT(*) OVER ()``,
+    over the filters alone (no join for display) — then the page's listings by primary key, annotated
+    and with what they show. A ``Paginator`` asks for the count first, then for the page: the page the
+    request names is fetched with the count, and served from it. Counting and reading the page as two
+    statements ran the search twice (at 1 M listings, 108 + 128 ms; docs/benchmarks.md)."""
+
+    ordered = True
+
+    def __init__(self, qs: QuerySet, sp: SearchParams, *, page, per_page: int):
+        self.qs, self.sp, self.per_page = qs, sp, per_page
+        try:
+            number = max(1, int(page))
+        except (TypeError, ValueError):
+            number = 1
+        self._first = ((number - 1) * per_page, per_page)
+        self._count: int | None = None
+        self._cache: tuple[int, list] | None = None  # (offset, listings from it)
+
+    def _fetch(self, offset: int, limit: int) -> list:
+        lean = (
+            self.qs.select_related(None)
+            .prefetch_related(None)
+            .annotate(_total=Window(Count("id")))
+            .values_list("id", "_total")[offset : offset + limit]
+        )
+        ids, total = [], None
+        for pk, n in lean:
+            ids.append(pk)
+            total = n
+        if total is not None:
+            self._count = total
+        found = {}
+        if ids:
+            model = self.qs.model
+            found = _annotated(model._default_manager.filter(pk__in=ids), self.sp).in_bulk(ids)
+        rows = [found[pk] for pk in ids if pk in found]
+        self._cache = (offset, rows)
+        return rows
+
+    def count(self) -> int:
+        if self._count is None:
+            self._fetch(*self._first)
+            if self._count is None:  # past the last page: the number alone
+                self._count = self.qs.order_by().count()
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, key):
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("Results take a slice")
+        start = key.start or 0
+        stop = key.stop if key.stop is not None else start + self.per_page
+        if self._cache is not None:
+            offset, rows = self._cache
+            if start == offset and stop - start <= self._first[1]:
+                return rows[: stop - start]
+        return self._fetch(start, stop - start)

@@ -123,7 +123,8 @@ def search_page(request):
     except InvalidInput as exc:
         error = str(exc.detail)
         qs = restrict(search.Listing, request.user).none()
-    page = Paginator(qs, PAGE_SIZE).get_page(params.get("page"))
+    results = search.Results(qs, sp, page=params.get("page"), per_page=PAGE_SIZE)
+    page = Paginator(results, PAGE_SIZE).get_page(params.get("page"))
     rows = list(page.object_list)
     for row in rows:
         row.unit_label = _unit_symbol(row)
