@@ -199,7 +199,7 @@ def generate(rng: random.Random) -> dict:
     from django.utils import timezone
 
     from chanlian.industry.packs import all_packs
-    from chanlian.matching.index import bigrams, searchable_text
+    from chanlian.matching.index import bigrams, rebuild_facts, searchable_text
     from chanlian.regions.models import Region
     from chanlian.registry.models import Cluster, Employment, Enterprise, Membership
     from chanlian.registry.uscc import make
@@ -263,7 +263,8 @@ def generate(rng: random.Random) -> dict:
     t1 = time.perf_counter()
     listing_t, tier_t = "trade_listing", "trade_pricetier"
     search_t, gram_t = "matching_listingsearch", "matching_listinggram"
-    recreate = _drop_secondary_indexes(connection, [listing_t, tier_t, search_t, gram_t])
+    facts_t = "matching_listingfacts"
+    recreate = _drop_secondary_indexes(connection, [listing_t, tier_t, search_t, gram_t, facts_t])
     pools = {(p.key, c.key): _spec_pool(rng, p, c) for p in packs for c in p.categories}
     now = timezone.now()
     listings = Loader(
@@ -375,6 +376,9 @@ def generate(rng: random.Random) -> dict:
                 )
         for loader in (listings, tiers, search, grams):
             loader.flush()
+    t3 = time.perf_counter()
+    facts = rebuild_facts()  # as ``chanlian matching_reindex`` writes them: in (pack, category) order
+    print(f"  {facts:,} match facts rows in {time.perf_counter() - t3:.0f} s", flush=True)
     print(
         f"loaded {listings.count:,} listings, {tiers.count:,} tiers, {search.count:,} search rows, "
         f"{grams.count:,} bigrams in {time.perf_counter() - t1:.0f} s",
@@ -552,9 +556,9 @@ def floor_sql(demand, limit: int = 20) -> tuple[str, list]:
     lat1, lon1 = math.radians(float(region.lat)), math.radians(float(region.lon))
     km = (
         f"2 * {EARTH_RADIUS_KM} * ASIN({small}(1.0, SQRT("
-        f"POWER(SIN((RADIANS(CAST(r.lat AS {real})) - {lat1}) / 2), 2) "
-        f"+ {math.cos(lat1)} * COS(RADIANS(CAST(r.lat AS {real}))) * "
-        f"POWER(SIN((RADIANS(CAST(r.lon AS {real})) - {lon1}) / 2), 2))))"
+        f"POWER(SIN((RADIANS(l.lat) - {lat1}) / 2), 2) "
+        f"+ {math.cos(lat1)} * COS(RADIANS(l.lat)) * "
+        f"POWER(SIN((RADIANS(l.lon) - {lon1}) / 2), 2))))"
     )
     days_left = (demand.needed_by - timezone.localdate()).days
     target = demand.target_unit_price
@@ -578,10 +582,7 @@ def floor_sql(demand, limit: int = 20) -> tuple[str, list]:
         else "(" + " + ".join(f"(CASE WHEN {c} THEN 1.0 ELSE 0.0 END)" for c in soft) + f") / {n_soft}.0"
     )
     total_weight = sum(wd.values())
-    verified = (
-        "EXISTS (SELECT 1 FROM registry_membership m WHERE m.cluster_id = l.cluster_id "
-        "AND m.enterprise_id = l.supplier_id AND m.status = 'verified')"
-    )
+    verified = "l.supplier_verified"  # the facts row's copy of the membership (kept by triggers)
     has_orders = "EXISTS (SELECT 1 FROM trade_order o WHERE o.supplier_id = s.supplier_id)"
     completed = (
         "(SELECT COUNT(*) FROM trade_order o WHERE o.supplier_id = s.supplier_id "
@@ -596,26 +597,32 @@ def floor_sql(demand, limit: int = 20) -> tuple[str, list]:
     quantity = f"CASE WHEN moq > needed THEN {t.moq_above_quantity} ELSE {share} END"
     late = clamp(f"1.0 - (lead_time_days - {days_left}) / {float(t.late_zero_days)}")
     lead = f"CASE WHEN lead_time_days <= {days_left} THEN 1.0 ELSE {late} END"
-    # MATERIALIZED: PostgreSQL would otherwise inline ``c`` and evaluate its tier probes once per use.
+    # The tier for the quantity from the facts row's JSON (highest minimum first; see
+    # matching.models.ListingFacts): the first whose minimum the quantity reaches, else the last.
+    if pg:
+        at = [(f"(l.tiers->{i}->>0)::numeric", f"(l.tiers->{i}->>1)::numeric") for i in range(10)]
+        lowest, n_tiers = "(l.tiers->-1->>1)::numeric", "jsonb_array_length(l.tiers)"
+    else:
+        at = [tuple(f"CAST(json_extract(l.tiers, '$[{i}][{j}]') AS REAL)" for j in (0, 1)) for i in range(10)]
+        lowest, n_tiers = "CAST(json_extract(l.tiers, '$[#-1][1]') AS REAL)", "json_array_length(l.tiers)"
+    tier = "CASE " + " ".join(f"WHEN {q} <= l.qty THEN {p}" for q, p in at) + f" ELSE {lowest} END"
+    # MATERIALIZED: PostgreSQL would otherwise inline ``c`` into every use of its columns.
     sql = f"""
     WITH c AS {"MATERIALIZED " if pg else ""}(
-      SELECT l.id, l.moq, l.available_quantity, l.lead_time_days, r.lat, r.lon, l.supplier_id,
-             {verified} AS verified, {needed} AS needed,
-             ROUND(COALESCE(
-               (SELECT t.unit_price FROM trade_pricetier t
-                WHERE t.listing_id = l.id AND t.min_quantity <= {qty}
-                ORDER BY t.min_quantity DESC LIMIT 1),
-               (SELECT t.unit_price FROM trade_pricetier t
-                WHERE t.listing_id = l.id ORDER BY t.min_quantity LIMIT 1)
-             ) * {pdu}, 2) AS per_unit,
-             CASE WHEN r.lat IS NULL THEN NULL ELSE {km} END AS km,
-             {spec} AS spec_score
-      FROM trade_listing l JOIN registry_cluster k ON k.id = l.cluster_id
-      JOIN regions_region r ON r.code = l.origin_id
-      WHERE l.status = 'published' AND l.category = '{demand.category}' AND k.pack_key = '{pack.key}'
-        AND l.supplier_id <> {demand.buyer_id} AND l.unit IN ({", ".join(repr(u) for u in units)})
-        AND EXISTS (SELECT 1 FROM trade_pricetier t WHERE t.listing_id = l.id)
-        {"".join(f" AND {h}" for h in hard)}
+      SELECT l.id, l.moq, l.available_quantity, l.lead_time_days, l.lat, l.lon, l.supplier_id,
+             l.verified, l.needed, ROUND(({tier}) * l.pdu, 2) AS per_unit,
+             CASE WHEN l.lat IS NULL THEN NULL ELSE {km} END AS km, l.spec_score
+      FROM (
+        SELECT l.listing_id AS id, l.moq, l.available_quantity, l.lead_time_days, l.lat, l.lon,
+               l.supplier_id, l.tiers, {verified} AS verified, {needed} AS needed, {pdu} AS pdu,
+               {qty} AS qty, {spec} AS spec_score
+        FROM matching_listingfacts l
+        WHERE l.pack_key = '{pack.key}' AND l.category = '{demand.category}'
+          AND l.supplier_id <> {demand.buyer_id} AND l.unit IN ({", ".join(repr(u) for u in units)})
+          AND {n_tiers} > 0
+          {"".join(f" AND {h}" for h in hard)}
+        {"OFFSET 0" if pg else "LIMIT -1 OFFSET 0"}
+      ) l
     ), s AS (
       SELECT c.*, MIN(per_unit) OVER () AS cheapest FROM c
     )
@@ -647,49 +654,51 @@ def floor_matches(demand):
 
 
 def floor_search(pack_key: str):
-    """The search page by hand: count + 20 rows with their tiers, over the bigram index."""
+    """The search page by hand, in the application's shape: the pack's cluster ids, then **one**
+    statement for the count and the first page's ids (``COUNT(*) OVER ()``) — the spec through the GIN
+    index on PostgreSQL, the term checked by LIKE on each remaining listing's search row — then the 20
+    listings with supplier, cluster, origin and the verified flag, and their tiers."""
     from django.db import connection
 
     pg = connection.vendor == "postgresql"
-    # PostgreSQL: the spec filters through the GIN index (``@>``), then one probe of the bigram index per
-    # listing left (OFFSET 0: not turned into a join over the bigram's range) — the API's plan.
     spec = (
         """l.spec @> '{"grade": "premium", "aroma_type": "qingxiang"}'"""
         if pg
         else "json_extract(l.spec, '$.grade') = 'premium' "
         "AND json_extract(l.spec, '$.aroma_type') = 'qingxiang'"
     )
-    gram = (
-        "EXISTS (SELECT 1 FROM matching_listinggram g WHERE g.listing_id = l.id AND g.gram = %s OFFSET 0)"
-        if pg
-        else "EXISTS (SELECT 1 FROM matching_listinggram g WHERE g.listing_id = l.id AND g.gram = %s)"
-    )
-    where = (
-        "FROM trade_listing l JOIN matching_listingsearch s ON s.listing_id = l.id "
-        "JOIN registry_cluster c ON c.id = l.cluster_id "
-        "WHERE l.status = 'published' AND c.pack_key = %s AND l.category = 'raw_tea' "
-        f"AND {spec} AND {gram} "
-        "AND s.text LIKE %s AND s.price >= 150 AND s.price <= 260"
-    )
-    params = [pack_key, "铁观", "%铁观%"]
 
     def run(_i=0):
         with connection.cursor() as cur:
-            cur.execute(f"SELECT COUNT(*) {where}", params)
-            cur.fetchone()
+            cur.execute("SELECT id FROM registry_cluster WHERE pack_key = %s", [pack_key])
+            clusters = [row[0] for row in cur.fetchall()]
+            marks = ",".join(["%s"] * len(clusters)) or "NULL"
             cur.execute(
-                "SELECT l.id, l.title, l.spec, l.unit, l.moq, l.available_quantity, l.lead_time_days, "
-                f"l.origin_id, l.supplier_id, s.price, l.published_at {where} "
-                "ORDER BY 2 * (CASE WHEN s.title LIKE %s THEN 1 ELSE 0 END) DESC, l.published_at DESC, "
+                "SELECT l.id, COUNT(*) OVER () FROM trade_listing l "
+                "JOIN matching_listingsearch s ON s.listing_id = l.id "
+                f"WHERE l.status = 'published' AND l.cluster_id IN ({marks}) AND l.category = 'raw_tea' "
+                f"AND {spec} AND s.text LIKE %s AND s.price >= 150 AND s.price <= 260 "
+                "ORDER BY (CASE WHEN s.title LIKE %s THEN 2 ELSE 1 END) DESC, l.published_at DESC, "
                 "l.id DESC LIMIT 20",
-                [*params, "%铁观%"],
+                [*clusters, "%铁观%", "%铁观%"],
             )
             ids = [row[0] for row in cur.fetchall()]
             marks = ",".join(["%s"] * len(ids)) or "NULL"
             cur.execute(
+                "SELECT l.id, l.title, l.spec, l.unit, l.moq, l.available_quantity, l.lead_time_days, "
+                "s.price, l.published_at, e.name, c.name, r.full_name, EXISTS (SELECT 1 FROM "
+                "registry_membership m WHERE m.cluster_id = l.cluster_id AND m.enterprise_id = l.supplier_id "
+                "AND m.status = 'verified') FROM trade_listing l JOIN matching_listingsearch s "
+                "ON s.listing_id = l.id JOIN registry_enterprise e ON e.id = l.supplier_id "
+                "JOIN registry_cluster c ON c.id = l.cluster_id "
+                "JOIN regions_region r ON r.code = l.origin_id "
+                f"WHERE l.id IN ({marks})",
+                ids,
+            )
+            cur.fetchall()
+            cur.execute(
                 "SELECT listing_id, min_quantity, unit_price FROM trade_pricetier "
-                f"WHERE listing_id IN ({marks}) "
-                "ORDER BY listing_id, min_quantity",
+                f"WHERE listing_id IN ({marks}) ORDER BY listing_id, min_quantity",
                 ids,
             )
             cur.fetchall()

@@ -92,12 +92,12 @@ def test_bulk_equals_single_for_many_listings_in_several_chunks(market, monkeypa
 def test_bulk_statements_do_not_grow_with_the_listings(market, django_assert_max_num_queries):
     ids = [tea_listing(market, title=f"批量 {i}").pk for i in range(2)]
     drop_everything()
-    # savepoint + listings + tiers + two deletes + search insert + gram insert (+ release)
-    with django_assert_max_num_queries(8):
+    # savepoint + listings + tiers + memberships + three deletes + facts, search, gram inserts (+ release)
+    with django_assert_max_num_queries(11):
         index.refresh_listings(ids)
     more = [tea_listing(market, title=f"更多 批量 {i}").pk for i in range(12)]
     drop_everything()
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(11):
         assert index.refresh_listings(ids + more) == 14
 
 

@@ -17,8 +17,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chanlian.industry.packs import get_pack
-from chanlian.matching import scoring, search, selectors
+from chanlian.matching import scoring, search
 from chanlian.matching.index import rebuild_index
+from chanlian.matching.models import ListingFacts
 from chanlian.trade.models import Listing
 from tests.matching.test_prefilter import generate, post
 
@@ -86,16 +87,17 @@ def test_scoring_subqueries_run_once_per_candidate(shelf, market):
     d = post(market, random.Random(3), spec={"grade": "premium", "process_style": "zhengwei"})
     pack = d.cluster.pack
     category = pack.category(d.category)
-    qs = Listing.objects.filter(category="raw_tea", status="published").annotate(
-        supplier_verified=selectors.verified_membership()
-    )
+    qs = ListingFacts.objects.filter(category="raw_tea")
     sql, params = scoring.bounds_sql(qs, pack=pack, category=category, demand=d, today=timezone.localdate())
     with connection.cursor() as cur:
         cur.execute("EXPLAIN " + sql, [*params, 30])
         plan = "\n".join(row[0] for row in cur.fetchall())
-    # Without the fences: seven probes of the membership and two of each tier query per candidate.
-    assert plan.count(" on registry_membership ") == 1, plan
-    assert plan.count(" on trade_pricetier ") == 2, plan  # the COALESCE's two (the second rarely runs)
+    # The tiers, the origin's centroid, the stock and the supplier's verified membership are the facts
+    # row's own columns: no other table is read per candidate (the record's order counts only for a
+    # verified supplier with orders, once each: the levels are fenced).
+    for table in ("registry_membership", "trade_pricetier", "regions_region"):
+        assert f" on {table} " not in plan, plan
+    assert " on trade_listing " not in plan, plan
 
 
 def test_selective_spec():

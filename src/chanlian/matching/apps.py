@@ -7,4 +7,4 @@ class MatchingConfig(AppConfig):
     verbose_name = "Supply–demand matching"
 
     def ready(self):
-        from . import signals  # noqa: F401  (keeps the search index in step with listings)
+        from . import policies, signals  # noqa: F401  (policies; the search index in step with listings)

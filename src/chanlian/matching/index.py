@@ -35,9 +35,12 @@ from contextlib import contextmanager
 from django.db import connections, router, transaction
 
 PUBLISHED = "published"
+VERIFIED = "verified"  # registry.choices.MembershipStatus.VERIFIED (historical models in migrations)
 # Fields whose change alters a listing's row; a save touching only others (stock) changes nothing here.
+# ``unit`` is not searched but is in the listing's ``ListingFacts`` row; stock, MOQ and lead time are copied
+# to that row by a database trigger (migration 0003), whatever statement changes them.
 INDEXED_FIELDS = frozenset(
-    {"status", "title", "description", "category", "spec", "supplier", "origin", "cluster"}
+    {"status", "title", "description", "category", "spec", "supplier", "origin", "cluster", "unit"}
 )
 MAX_TEXT = 8000  # characters of normalised text indexed per listing (title first, description capped)
 _SEPARATORS = re.compile(r"[\W_]+", re.UNICODE)
@@ -119,18 +122,33 @@ def _pack(pack_key: str):
 
 def refresh_listing(listing, *, models=None) -> None:
     """Build, update or drop ``listing``'s index rows according to its status and content."""
+    facts_model = None
     if models is None:
+        from .models import ListingFacts as facts_model
         from .models import ListingGram, ListingSearch
     else:
         ListingSearch, ListingGram = models
     if listing.status != PUBLISHED:
         ListingGram.objects.filter(listing_id=listing.pk).delete()
         ListingSearch.objects.filter(listing_id=listing.pk).delete()
+        if facts_model is not None:
+            facts_model.objects.filter(listing_id=listing.pk).delete()
         return
     text, title = searchable_text(listing, _pack(listing.cluster.pack_key))
-    first = listing.tiers.order_by("min_quantity").first()
-    price = first.unit_price if first is not None else 0
+    tiers = sorted(listing.tiers.all(), key=lambda t: (t.min_quantity, t.pk))
+    price = tiers[0].unit_price if tiers else 0
     with transaction.atomic():
+        if facts_model is not None:
+            from chanlian.registry.models import Membership
+
+            verified = Membership.objects.filter(
+                cluster_id=listing.cluster_id, enterprise_id=listing.supplier_id, status=VERIFIED
+            ).exists()
+            row = facts_row(facts_model, listing, tiers, verified)
+            facts_model.objects.update_or_create(
+                listing_id=listing.pk,
+                defaults={f: getattr(row, f) for f in FACTS_COPIED},
+            )
         entry = ListingSearch.objects.filter(listing_id=listing.pk).first()
         if entry is not None and entry.text == text and entry.title == title and entry.price == price:
             return
@@ -145,17 +163,73 @@ def refresh_listing(listing, *, models=None) -> None:
             )
 
 
-def _first_prices(tier_model, ids: list[int]) -> dict[int, object]:
-    """The unit price of the lowest tier of each listing of ``ids`` (one query)."""
-    prices: dict[int, object] = {}
-    rows = (
-        tier_model.objects.filter(listing_id__in=ids)
-        .order_by("listing_id", "min_quantity", "pk")
-        .values_list("listing_id", "unit_price")
+FACTS_COPIED = (
+    "pack_key",
+    "category",
+    "cluster_id",
+    "supplier_id",
+    "supplier_verified",
+    "unit",
+    "moq",
+    "available_quantity",
+    "lead_time_days",
+    "lat",
+    "lon",
+    "spec",
+    "tiers",
+)
+
+
+def tiers_json(tiers) -> list[list[str]]:
+    """``ListingFacts.tiers``: ``[min_quantity, unit_price]`` pairs, highest minimum first, as the
+    Decimals' digits (``5000.000``, ``4.20``: what PostgreSQL's ``numeric::text`` gives too)."""
+    ordered = sorted(tiers, key=lambda t: (t.min_quantity, t.pk), reverse=True)
+    return [[format(t.min_quantity, "f"), format(t.unit_price, "f")] for t in ordered]
+
+
+def facts_row(facts_model, listing, tiers, verified: bool):
+    """The ``ListingFacts`` row of a published ``listing`` (with its cluster and origin), its tiers and
+    whether its supplier is a verified member of its cluster."""
+    origin = listing.origin
+    return facts_model(
+        listing_id=listing.pk,
+        pack_key=listing.cluster.pack_key,
+        category=listing.category,
+        cluster_id=listing.cluster_id,
+        supplier_id=listing.supplier_id,
+        supplier_verified=verified,
+        unit=listing.unit,
+        moq=listing.moq,
+        available_quantity=listing.available_quantity,
+        lead_time_days=listing.lead_time_days,
+        lat=None if origin.lat is None else float(origin.lat),
+        lon=None if origin.lon is None else float(origin.lon),
+        spec=listing.spec or {},
+        tiers=tiers_json(tiers),
     )
-    for listing_id, price in rows:
-        prices.setdefault(listing_id, price)
-    return prices
+
+
+def _membership_model(listing_model):
+    return listing_model._meta.get_field("cluster").related_model._meta.get_field("memberships").related_model
+
+
+def _verified_pairs(membership_model, listings) -> set[tuple[int, int]]:
+    """The (cluster, supplier) pairs of ``listings`` whose membership is verified (one query)."""
+    suppliers = {x.supplier_id for x in listings}
+    if not suppliers:
+        return set()
+    rows = membership_model.objects.filter(enterprise_id__in=suppliers, status=VERIFIED).values_list(
+        "cluster_id", "enterprise_id"
+    )
+    return set(rows)
+
+
+def _tiers_of(tier_model, ids: list[int]) -> dict[int, list]:
+    """The tiers of each listing of ``ids`` (one query)."""
+    out: dict[int, list] = {}
+    for tier in tier_model.objects.filter(listing_id__in=ids).order_by("listing_id", "min_quantity", "pk"):
+        out.setdefault(tier.listing_id, []).append(tier)
+    return out
 
 
 def refresh_listings(ids: Iterable, *, models=None, listing_model=None, tier_model=None) -> int:
@@ -164,7 +238,9 @@ def refresh_listings(ids: Iterable, *, models=None, listing_model=None, tier_mod
     one loses its rows. One transaction; per chunk of ``BULK_CHUNK`` listings a read of the listings, one
     of their first tiers, a ``DELETE`` per table and a bulk insert per table. Returns how many are
     published. The rows are the single-listing path's (``tests/matching/test_bulk_index.py``)."""
+    facts_model = None
     if models is None:
+        from .models import ListingFacts as facts_model
         from .models import ListingGram, ListingSearch
     else:
         ListingSearch, ListingGram = models
@@ -188,15 +264,34 @@ def refresh_listings(ids: Iterable, *, models=None, listing_model=None, tier_mod
                     "description",
                     "category",
                     "spec",
+                    "unit",
+                    "moq",
+                    "available_quantity",
+                    "lead_time_days",
+                    "cluster_id",
+                    "supplier_id",
                     "cluster__pack_key",
                     "supplier__name",
                     "origin__full_name",
+                    "origin__lat",
+                    "origin__lon",
                 )
                 .order_by("pk")
             )
-            prices = _first_prices(tier_model, [x.pk for x in listings]) if listings else {}
+            tiers = _tiers_of(tier_model, [x.pk for x in listings]) if listings else {}
+            prices = {pk: ts[0].unit_price for pk, ts in tiers.items()}
             ListingGram.objects.filter(listing_id__in=chunk).delete()
             ListingSearch.objects.filter(listing_id__in=chunk).delete()
+            if facts_model is not None:
+                facts_model.objects.filter(listing_id__in=chunk).delete()
+                pairs = _verified_pairs(_membership_model(listing_model), listings)
+                facts_model.objects.bulk_create(
+                    [
+                        facts_row(facts_model, x, tiers.get(x.pk, []), (x.cluster_id, x.supplier_id) in pairs)
+                        for x in listings
+                    ],
+                    batch_size=BULK_CHUNK,
+                )
             entries, grams = [], []
             for listing in listings:
                 pack_key = listing.cluster.pack_key
@@ -278,4 +373,68 @@ def rebuild_index(listings: Iterable | None = None, *, models=None, listing_mode
     for listing in rows:
         refresh_listing(listing, models=models)
         count += listing.status == PUBLISHED
+    if models is None:
+        rebuild_facts(listing_model=listing_model)
     return count
+
+
+def rebuild_facts(*, facts_model=None, listing_model=None, using: str | None = None) -> int:
+    """Rebuild every ``ListingFacts`` row from the published listings, written in (pack, category,
+    listing) order — a demand's candidates then sit on few pages (``CLUSTER`` without its lock). One
+    ``INSERT … SELECT`` on PostgreSQL (1 M listings in ≈ 10 s); chunks of ``BULK_CHUNK`` listings through
+    ``facts_row`` elsewhere. Migration 0003 fills the table with it. Returns the number of rows."""
+    if facts_model is None:
+        from .models import ListingFacts as facts_model
+    if listing_model is None:
+        from chanlian.trade.models import Listing as listing_model
+    tier_model = listing_model._meta.get_field("tiers").related_model
+    alias = using or router.db_for_write(facts_model)
+    connection = connections[alias]
+    with transaction.atomic(using=alias):
+        facts_model.objects.using(alias).all().delete()
+        if connection.vendor == "postgresql":
+            cluster_model = listing_model._meta.get_field("cluster").related_model
+            region_model = listing_model._meta.get_field("origin").related_model
+            sql = (
+                f"INSERT INTO {facts_model._meta.db_table} (listing_id, pack_key, category, cluster_id, "  # noqa: S608
+                "supplier_id, supplier_verified, unit, moq, available_quantity, lead_time_days, lat, lon, "
+                "spec, tiers) "
+                "SELECT l.id, c.pack_key, l.category, l.cluster_id, l.supplier_id, "
+                f"EXISTS (SELECT 1 FROM {_membership_model(listing_model)._meta.db_table} m "
+                "WHERE m.cluster_id = l.cluster_id AND m.enterprise_id = l.supplier_id AND m.status = %s), "
+                "l.unit, l.moq, "
+                "l.available_quantity, l.lead_time_days, r.lat::float8, r.lon::float8, l.spec, "
+                "COALESCE((SELECT jsonb_agg(jsonb_build_array(t.min_quantity::text, t.unit_price::text) "
+                f"ORDER BY t.min_quantity DESC, t.id DESC) FROM {tier_model._meta.db_table} t "
+                "WHERE t.listing_id = l.id), '[]'::jsonb) "
+                f"FROM {listing_model._meta.db_table} l JOIN {cluster_model._meta.db_table} c "
+                f"ON c.id = l.cluster_id LEFT JOIN {region_model._meta.db_table} r ON r.code = l.origin_id "
+                "WHERE l.status = %s ORDER BY c.pack_key, l.category, l.id"
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(sql, [VERIFIED, PUBLISHED])
+                return cursor.rowcount
+        ids = list(
+            listing_model.objects.using(alias)
+            .filter(status=PUBLISHED)
+            .order_by("cluster__pack_key", "category", "pk")
+            .values_list("pk", flat=True)
+        )
+        count = 0
+        for start in range(0, len(ids), BULK_CHUNK):
+            chunk = ids[start : start + BULK_CHUNK]
+            listings = listing_model.objects.using(alias).select_related("cluster", "origin").in_bulk(chunk)
+            tiers = _tiers_of(tier_model, chunk)
+            pairs = _verified_pairs(_membership_model(listing_model), listings.values())
+            rows = [
+                facts_row(
+                    facts_model,
+                    listings[pk],
+                    tiers.get(pk, []),
+                    (listings[pk].cluster_id, listings[pk].supplier_id) in pairs,
+                )
+                for pk in chunk
+            ]
+            facts_model.objects.using(alias).bulk_create(rows, batch_size=BULK_CHUNK)
+            count += len(rows)
+        return count

@@ -472,14 +472,16 @@ def bounds_sql(qs, *, pack, category, demand, today: date, w: Weights | None = N
     """SQL and parameters selecting ``(id, score_lo, score_hi, per_unit, cheapest, candidates, verified)``
     for the candidates of ``qs``, best upper bound first; the SQL ends in ``LIMIT %s``: append the limit.
 
-    ``qs`` must hold only listings that can serve the demand: hard constraints applied, a unit among
-    ``convertible_units``, annotated with ``supplier_verified``. A listing without a price tier is left
-    out here (its tier price is NULL): no separate ``EXISTS`` probe of the tiers per candidate."""
+    ``qs`` is a ``ListingFacts`` queryset (``models.py``: the facts of published listings in one row each,
+    the tiers as JSON) holding only listings that can serve the demand: hard constraints applied, a unit
+    among ``convertible_units`` (its ``supplier_verified`` column kept by triggers). A listing without a
+    price tier is left out here (its tier price is NULL): no ``EXISTS`` probe of the tiers per candidate."""
     from django.db import connections
     from django.db.models import F
 
     from chanlian.regions.models import EARTH_RADIUS_KM
-    from chanlian.trade.models import Dispute, Order, PriceTier, Shipment
+    from chanlian.trade.models import Dispute, Order, Shipment
+    from chanlian.trade.services.market import MAX_TIERS
 
     w = w or weights()
     wd = w.as_dict()
@@ -495,9 +497,8 @@ def bounds_sql(qs, *, pack, category, demand, today: date, w: Weights | None = N
         columns[name] = Case(When(cond, then=Value(1)), default=Value(0), output_field=IntegerField())
     # The ORM part: permission scoping, hard constraints and the soft ones as JSON lookups per backend.
     base = (
-        qs.annotate(**columns, b_lat=F("origin__lat"), b_lon=F("origin__lon"))
+        qs.annotate(**columns, b_lat=F("lat"), b_lon=F("lon"))
         .values(
-            "id",
             "unit",
             "moq",
             "available_quantity",
@@ -506,7 +507,9 @@ def bounds_sql(qs, *, pack, category, demand, today: date, w: Weights | None = N
             "supplier_verified",
             "b_lat",
             "b_lon",
+            "tiers",
             *columns,
+            id=F("listing_id"),
         )
         .order_by()
     )
@@ -538,12 +541,26 @@ def bounds_sql(qs, *, pack, category, demand, today: date, w: Weights | None = N
     )
     # Every name and literal below comes from the models' table names, the pack, the demand's Decimals
     # and floats computed here: nothing a user typed reaches the SQL text (the ORM part is parametrised).
-    tier_t, order_t = PriceTier._meta.db_table, Order._meta.db_table
+    order_t = Order._meta.db_table
     ship_t, dispute_t = Shipment._meta.db_table, Dispute._meta.db_table
+    # The tier for the priced quantity from the row's JSON (highest minimum first): the first whose
+    # minimum the quantity reaches, else the lowest tier (the last). Positions past the end are NULL.
+    if vendor == "postgresql":
+
+        def tier_at(i: int, j: int) -> str:
+            return f"(b.tiers->{i}->>{j})::numeric"
+
+        lowest = "(b.tiers->-1->>1)::numeric"
+    else:
+
+        def tier_at(i: int, j: int) -> str:
+            return f"CAST(json_extract(b.tiers, '$[{i}][{j}]') AS REAL)"
+
+        lowest = "CAST(json_extract(b.tiers, '$[#-1][1]') AS REAL)"
     tier = (
-        f"COALESCE((SELECT t.unit_price FROM {tier_t} t "  # noqa: S608
-        f"WHERE t.listing_id = b.id AND t.min_quantity <= {priced} ORDER BY t.min_quantity DESC LIMIT 1), "
-        f"(SELECT t.unit_price FROM {tier_t} t WHERE t.listing_id = b.id ORDER BY t.min_quantity LIMIT 1))"
+        "CASE "
+        + " ".join(f"WHEN {tier_at(i, 0)} <= b.b_priced THEN {tier_at(i, 1)}" for i in range(MAX_TIERS))
+        + f" ELSE {lowest} END"
     )
     region = demand.delivery_region
     if region.has_centroid:
@@ -570,6 +587,20 @@ def bounds_sql(qs, *, pack, category, demand, today: date, w: Weights | None = N
         f"SELECT COUNT(*) FROM {ship_t} x JOIN {order_t} o ON o.id = x.order_id "  # noqa: S608
         "WHERE o.supplier_id = m.supplier_id AND x.delivered_on IS NOT NULL"
     )
+    # From here on only the columns the components need: the spec, the tiers' JSON, the unit and the
+    # centroid stay below (each level copies its rows, and the window keeps them all).
+    carried = ", ".join(
+        f"b.{c}"
+        for c in (
+            "id",
+            "moq",
+            "available_quantity",
+            "lead_time_days",
+            "supplier_id",
+            "supplier_verified",
+            *columns,
+        )
+    )
     inner = (
         "SELECT m.*, "  # noqa: S608
         + if_history(
@@ -586,17 +617,20 @@ def bounds_sql(qs, *, pack, category, demand, today: date, w: Weights | None = N
         + " AS b_delivered, "
         + if_history(shipped + " AND x.delivered_on <= o.delivery_date")
         + " AS b_on_time FROM ("  # noqa: S608
-        f"SELECT b.*, {by_unit({u: v[0] for u, v in units.items()})} AS b_needed, "
+        f"SELECT {carried}, {by_unit({u: v[0] for u, v in units.items()})} AS b_needed, "
         f"{by_unit({u: v[1] for u, v in units.items()})} AS b_pdu, {tier} AS b_tier, {km} AS b_km, "
         f"CASE WHEN b.supplier_verified AND {history} THEN 1 ELSE 0 END AS b_history "
-        f"FROM ({inner}{fence}) b{fence}) m{fence}"
+        f"FROM (SELECT b.*, {priced} AS b_priced FROM ({inner}{fence}) b{fence}) b{fence}) m{fence}"
     )
 
     def fl(expr: str) -> str:
         return f"CAST({expr} AS {real})"
 
     def clamp(expr: str) -> str:
-        return f"(CASE WHEN ({expr}) < 0 THEN 0.0 WHEN ({expr}) > 1 THEN 1.0 ELSE ({expr}) END)"
+        # The expression written (and evaluated) once: a CASE testing it against 0 and 1 repeated it
+        # three times per candidate (measured: 10 of the 70 ms of a 7,000-candidate statement). Its
+        # operands are never NULL here, where PostgreSQL's GREATEST/LEAST and SQLite's MAX/MIN differ.
+        return f"{big}(0.0, {small}(1.0, {expr}))"
 
     target = demand.target_unit_price
     if target:
@@ -647,14 +681,17 @@ def bounds_sql(qs, *, pack, category, demand, today: date, w: Weights | None = N
         f"{wd['price']!r} * ({price}) + {wd['distance']!r} * ({distance}) + {wd['quantity']!r} * ({quantity})"
         f" + {wd['lead_time']!r} * ({lead}) + {wd['record']!r} * ({record})"
     )
+    # ``rest`` (the five components but the spec) once per candidate, in its own fenced level: both
+    # bounds use it, and the planner does not share a common expression.
     sql = (
         "SELECT id, "  # noqa: S608
-        f"({rest} + {wd['spec']!r} * ({spec_lo})) * {scale!r} - {SQL_MARGIN!r} AS score_lo, "
-        f"({rest} + {wd['spec']!r} * ({spec_hi})) * {scale!r} + {SQL_MARGIN!r} AS score_hi, "
+        f"(r + {wd['spec']!r} * ({spec_lo})) * {scale!r} - {SQL_MARGIN!r} AS score_lo, "
+        f"(r + {wd['spec']!r} * ({spec_hi})) * {scale!r} + {SQL_MARGIN!r} AS score_hi, "
         "per_unit, cheapest, candidates, supplier_verified "
-        "FROM (SELECT c.*, MIN(per_unit) OVER () AS cheapest, COUNT(*) OVER () AS candidates FROM "
+        f"FROM (SELECT s.*, {rest} AS r FROM "
+        "(SELECT c.*, MIN(per_unit) OVER () AS cheapest, COUNT(*) OVER () AS candidates FROM "
         f"(SELECT b.*, ROUND(b_tier * b_pdu, 2) AS per_unit FROM ({inner}) b "
-        f"WHERE b_tier IS NOT NULL{fence}) c) s "
+        f"WHERE b_tier IS NOT NULL{fence}) c) s{fence}) s "
         "ORDER BY score_hi DESC, id LIMIT %s"
     )
     return sql, list(params)

@@ -26,11 +26,12 @@ from chanlian.industry.spec import match_spec
 from chanlian.registry.choices import MembershipStatus
 from chanlian.registry.models import Membership
 from chanlian.registry.principal import principal_for
-from chanlian.trade.choices import DemandStatus, DemandVisibility, ListingStatus, OrderStatus
+from chanlian.trade.choices import DemandStatus, DemandVisibility, OrderStatus
 from chanlian.trade.models import Demand, DemandInvitation, Listing, Order, PriceTier, Quote, Shipment
 
 from . import scoring
-from .search import apply_spec, verified_membership
+from .models import ListingFacts
+from .search import apply_spec
 
 MAX_CANDIDATES = 2000  # at most this many listings scored in Python per demand; see docs/matching.md
 PREFILTER_PAD = 10  # candidates scored in Python: the limit + 10 best upper bounds (then more if needed)
@@ -139,16 +140,12 @@ def demand_matches(
     today = timezone.localdate()
     w = scoring.weights()
     units = scoring.convertible_units(pack, demand)
+    # The candidates' facts (one row per published listing, ``models.ListingFacts``): no heap page of
+    # the listing, probe of its origin or of its tiers per candidate (docs/matching.md, "Performance").
     qs = (
-        restrict(Listing, user)
-        .filter(
-            status=ListingStatus.PUBLISHED,
-            category=demand.category,
-            cluster__pack_key=pack.key,
-            unit__in=sorted(units),
-        )
+        restrict(ListingFacts, user)
+        .filter(pack_key=pack.key, category=demand.category, unit__in=sorted(units))
         .exclude(supplier_id=demand.buyer_id)
-        .annotate(supplier_verified=verified_membership())
     )  # a listing without tiers: left out by ``bounds_sql`` (its tier price is NULL)
     if verified_only:
         qs = qs.filter(supplier_verified=True)
