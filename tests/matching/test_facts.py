@@ -139,3 +139,14 @@ def test_the_suppliers_membership_is_copied_when_decided_or_removed(world):
         cluster_id=listing.cluster_id, enterprise_id=listing.supplier_id, status="verified"
     )
     assert stored(listing.pk)["supplier_verified"] is True and same(listing.pk)
+
+
+def test_deleting_a_listing_deletes_its_derived_rows_without_a_database_constraint(world):
+    from chanlian.matching.models import ListingGram, ListingSearch
+
+    listing = published_listing(world)
+    assert ListingGram.objects.filter(listing_id=listing.pk).exists()
+    Listing.objects.filter(pk=listing.pk).first().delete()  # a listing nothing else refers to yet
+    assert not ListingGram.objects.filter(listing_id=listing.pk).exists()
+    assert not ListingSearch.objects.filter(listing_id=listing.pk).exists()
+    assert stored(listing.pk) is None

@@ -35,7 +35,14 @@ class ListingGram(models.Model):
     """One distinct character bigram of a listing's searchable text. A query term matches the listings
     that have every bigram of it (the index) and contain it (a LIKE check on the few candidates)."""
 
-    listing = models.ForeignKey("trade.Listing", on_delete=models.CASCADE, related_name="+", db_index=False)
+    # No foreign-key constraint in the database (``db_constraint=False``): a listing has about 120
+    # bigram rows, and PostgreSQL checked the deferred constraint of each at commit — 1.18 M checks, 4 of
+    # the 16.6 s of a 10,000-listing published import (docs/benchmarks.md). The rows are derived from the
+    # listing and written only by ``index.py``, which reads the listing first; deleting a listing still
+    # deletes its rows (Django's ``CASCADE``), and ``matching_reindex`` drops rows of unpublished ones.
+    listing = models.ForeignKey(
+        "trade.Listing", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
     gram = models.CharField(max_length=2)
 
     class Meta:
