@@ -150,3 +150,13 @@ def test_deleting_a_listing_deletes_its_derived_rows_without_a_database_constrai
     assert not ListingGram.objects.filter(listing_id=listing.pk).exists()
     assert not ListingSearch.objects.filter(listing_id=listing.pk).exists()
     assert stored(listing.pk) is None
+
+
+def test_matching_reindex_rebuilds_missing_and_drifted_facts(world):
+    from django.core.management import call_command
+
+    listings = [published_listing(world, stock=str(10 + i)) for i in range(2)]
+    ListingFacts.objects.filter(listing_id=listings[0].pk).delete()
+    ListingFacts.objects.filter(listing_id=listings[1].pk).update(tiers=[], supplier_verified=False)
+    call_command("matching_reindex")
+    assert all(same(x.pk) and stored(x.pk)["tiers"] for x in listings)

@@ -270,3 +270,15 @@ def test_filters_are_generated_from_the_pack(market, api):
         and thickness["unit"] == "mm"
         and thickness["param"] == "spec.thickness_mm"
     )
+
+
+def test_search_pages_past_the_end_or_malformed(shelf, api):
+    client = api("buyer")
+    first = client.get("/api/v1/matching/search/", {"q": "茶", "page_size": 1})
+    assert first.status_code == 200 and first.json()["count"] >= 2
+    second = client.get("/api/v1/matching/search/", {"q": "茶", "page_size": 1, "page": 2})
+    assert second.json()["count"] == first.json()["count"]
+    assert {r["id"] for r in second.json()["results"]}.isdisjoint(r["id"] for r in first.json()["results"])
+    for page in ("999", "abc", "0"):
+        r = client.get("/api/v1/matching/search/", {"q": "茶", "page_size": 1, "page": page})
+        assert r.status_code == 404 and r.json()["code"] == "not_found", (page, r.json())

@@ -122,12 +122,15 @@ def _pack(pack_key: str):
         return None
 
 
-def refresh_listing(listing, *, models=None) -> None:
-    """Build, update or drop ``listing``'s index rows according to its status and content."""
+def refresh_listing(listing, *, models=None, facts: bool = True) -> None:
+    """Build, update or drop ``listing``'s index rows according to its status and content (``facts``:
+    its ``ListingFacts`` row too; ``rebuild_index`` rewrites those all at once instead)."""
     facts_model = None
     if models is None:
-        from .models import ListingFacts as facts_model
         from .models import ListingGram, ListingSearch
+
+        if facts:
+            from .models import ListingFacts as facts_model
     else:
         ListingSearch, ListingGram = models
     if listing.status != PUBLISHED:
@@ -295,19 +298,17 @@ def refresh_listings(ids: Iterable, *, models=None, listing_model=None, tier_mod
             prices = {pk: ts[0].unit_price for pk, ts in tiers.items()}
             ListingGram.objects.filter(listing_id__in=chunk).delete()
             ListingSearch.objects.filter(listing_id__in=chunk).delete()
-            if (
-                facts_model is not None
-                and connections[router.db_for_write(facts_model)].vendor == "postgresql"
-            ):
+            if facts_model is not None:
+                facts_model.objects.filter(listing_id__in=chunk).delete()
+            facts_db = connections[router.db_for_write(facts_model)] if facts_model is not None else None
+            if facts_db is not None and facts_db.vendor == "postgresql":
                 # One INSERT … SELECT per chunk: the rows built by the server, no model instance per
                 # listing and tier (the published import of 10,000 rows spent 1.5 s of CPU on them).
-                facts_model.objects.filter(listing_id__in=chunk).delete()
                 if listings:
                     sql, params = _facts_insert_sql(facts_model, listing_model, [x.pk for x in listings])
-                    with connections[router.db_for_write(facts_model)].cursor() as cursor:
+                    with facts_db.cursor() as cursor:
                         cursor.execute(sql, params)
-            elif facts_model is not None:
-                facts_model.objects.filter(listing_id__in=chunk).delete()
+            elif facts_db is not None:
                 pairs = _verified_pairs(_membership_model(listing_model), listings)
                 facts_model.objects.bulk_create(
                     [
@@ -395,9 +396,9 @@ def rebuild_index(listings: Iterable | None = None, *, models=None, listing_mode
         rows = rows.filter(status=PUBLISHED).iterator(chunk_size=500)
     count = 0
     for listing in rows:
-        refresh_listing(listing, models=models)
+        refresh_listing(listing, models=models, facts=False)
         count += listing.status == PUBLISHED
-    if models is None:
+    if models is None:  # the match facts of every listing at once, in (pack, category) order
         rebuild_facts(listing_model=listing_model)
     return count
 

@@ -523,7 +523,7 @@ class Results:
         if total is not None:
             self._count = total
         found = {}
-        if ids:
+        if ids:  # ids the restricted, filtered query returned: reading them by primary key shows no more
             model = self.qs.model
             found = _annotated(model._default_manager.filter(pk__in=ids), self.sp).in_bulk(ids)
         rows = [found[pk] for pk in ids if pk in found]
