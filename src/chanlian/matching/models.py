@@ -58,11 +58,12 @@ class ListingFacts(models.Model):
 
     ``selectors.demand_matches`` computes bounds of every candidate's score in SQL (``scoring.bounds_sql``):
     from ``trade_listing`` that meant per candidate a heap page of the listing, a probe of its origin
-    county for the centroid and one of its price tiers — at 1 M listings ≈ 55 % of the statement. Here
-    the same facts sit together: the pack, category, cluster and supplier, unit, MOQ, stock, lead time,
-    the origin's centroid, the spec (GIN-indexed on PostgreSQL) and the tiers as JSON, highest minimum
-    quantity first (``[["5000.000", "4.20"], ["0.001", "4.80"]]``), so the tier for a quantity is the
-    first whose minimum it reaches.
+    county for the centroid and one of its price tiers — at 1 M listings the two probes alone were 37 of
+    the 80 ms of a tomato demand's statement. Here the same facts sit together: the pack, category,
+    cluster and supplier, unit, MOQ, stock, lead time, the origin's centroid, the spec (GIN-indexed on
+    PostgreSQL) and the tiers as JSON, highest minimum quantity first
+    (``[["5000.000", "4.20"], ["0.001", "4.80"]]``), so the tier for a quantity is the first whose
+    minimum it reaches.
 
     Rows exist only for **published** listings, kept like the search rows (``index.refresh_listing`` /
     ``refresh_listings`` on publish, edit, pause, close; tiers change only while a listing is not
