@@ -16,6 +16,43 @@ sys.path.insert(0, str(ROOT))
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 
+def audit_chains() -> int:
+    from django.conf import settings
+
+    return int(settings.AUDIT_CHAINS)
+
+
+def floor_audit_heads(conn) -> None:
+    """Every audit chain's head row, so that a floor's append never meets a missing one (the services
+    create a head on a chain's first write)."""
+    conn.execute(
+        "INSERT INTO core_audithead (id, seq, hash) SELECT g, 0, repeat('0', 64) "
+        "FROM generate_series(1, %s) g ON CONFLICT DO NOTHING",
+        [audit_chains()],
+    )
+    conn.commit()
+
+
+def floor_audit_append(conn, chains: int, actor, action, object_type, oid, cluster, enterprise, data) -> None:
+    """A floor's audit append by hand, as ``core.audit.record`` makes it on PostgreSQL: lock this
+    transaction's chain head (transaction id mod ``chains``, plus one), insert the entry with its sha256
+    link, move the head. Three statements."""
+    import hashlib
+
+    chain, seq, head = conn.execute(
+        "SELECT id, seq, hash FROM core_audithead "
+        f"WHERE id = (pg_current_xact_id()::text::bigint % {int(chains)}) + 1 FOR UPDATE"
+    ).fetchone()
+    digest = hashlib.sha256((head + data).encode()).hexdigest()
+    conn.execute(
+        "INSERT INTO core_auditentry (chain, seq, created_at, actor_id, actor_label, action, object_type, "
+        "object_id, cluster_id, enterprise_id, data, prev_hash, hash) "
+        "VALUES (%s, %s, now(), %s, 'bench', %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        [chain, seq + 1, actor, action, object_type, str(oid), cluster, enterprise, data, head, digest],
+    ).fetchone()
+    conn.execute("UPDATE core_audithead SET seq = %s, hash = %s WHERE id = %s", [seq + 1, digest, chain])
+
+
 def setup_database(name: str, *, backend: str | None = None) -> str:
     """Point Django at a fresh database for this benchmark and migrate it. Returns the vendor."""
     backend = backend or (

@@ -29,7 +29,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import multiprocessing
 import os
@@ -39,7 +38,15 @@ import sys
 import time
 from decimal import Decimal
 
-from common import percentile, report, setup_database, timed
+from common import (
+    audit_chains,
+    floor_audit_append,
+    floor_audit_heads,
+    percentile,
+    report,
+    setup_database,
+    timed,
+)
 
 N_ORDERS = int(os.environ.get("BENCH_ORDERS", "10000"))
 N_DEBTOR_ORDERS = int(os.environ.get("BENCH_DEBTOR_ORDERS", "2000"))
@@ -589,21 +596,15 @@ def _floor_worker(chain: dict, dsn: str, deadline: float, out) -> None:
     def number():
         return "PZ" + "".join(secrets.choice(crockford) for _ in range(10))
 
-    def audit(cur, actor, action, oid, cluster, enterprise, data):
-        seq, head = cur.execute("SELECT seq, hash FROM core_audithead WHERE id = 1 FOR UPDATE").fetchone()
+    def audit(conn, actor, action, oid, cluster, enterprise, data):
         payload = json.dumps(data, sort_keys=True)
-        digest = hashlib.sha256((head + payload).encode()).hexdigest()
-        cur.execute(
-            "INSERT INTO core_auditentry (seq, created_at, actor_id, actor_label, action, object_type, "
-            "object_id, cluster_id, enterprise_id, data, prev_hash, hash) "
-            "VALUES (%s, now(), %s, 'bench', %s, "
-            "'finance.voucher', %s, %s, %s, %s, %s, %s) RETURNING id",
-            [seq + 1, actor, action, str(oid), cluster, enterprise, payload, head, digest],
+        floor_audit_append(
+            conn, n_chains, actor, action, "finance.voucher", oid, cluster, enterprise, payload
         )
-        cur.execute("UPDATE core_audithead SET seq = %s, hash = %s WHERE id = 1", [seq + 1, digest])
 
-    calls, lat = 0, []
+    calls, lat, n_chains = 0, [], audit_chains()
     with psycopg.connect(dsn) as conn:
+        floor_audit_heads(conn)
         vid = chain["floor_voucher"]
         h, t, hu, tu = chain["h"], chain["t"], chain["h_user"], chain["t_user"]
         while time.perf_counter() < deadline:

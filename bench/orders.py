@@ -23,7 +23,6 @@ throughput / floor throughput; targets (issue #3): ratio ≥ 0.25 and p95 ≤ 10
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import json
 import os
@@ -34,7 +33,7 @@ import sys
 import threading
 import time
 
-from common import ROOT, percentile, setup_database
+from common import ROOT, audit_chains, floor_audit_append, floor_audit_heads, percentile, setup_database
 
 N_ORDERS = int(os.environ.get("BENCH_ORDERS", "3000"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
@@ -260,6 +259,8 @@ def run_floor(listings: list[int], clients: list[dict]) -> tuple[float, list[flo
             ).fetchone()
             meta[info["token"]] = row
         cluster_id, fee_rate = conn.execute("SELECT id, fee_rate FROM registry_cluster LIMIT 1").fetchone()
+        floor_audit_heads(conn)
+    n_chains = audit_chains()
 
     def worker(k: int):
         info = clients[k]
@@ -325,20 +326,17 @@ def run_floor(listings: list[int], clients: list[dict]) -> tuple[float, list[flo
                             user_id,
                         ],
                     ).fetchone()[0]
-                    seq, head = conn.execute(
-                        "SELECT seq, hash FROM core_audithead WHERE id = 1 FOR UPDATE"
-                    ).fetchone()
                     data = json.dumps({"after": {"order": order_id, "amount": str(price * qty)}})
-                    digest = hashlib.sha256((head + data).encode()).hexdigest()
-                    conn.execute(
-                        "INSERT INTO core_auditentry (seq, created_at, actor_id, actor_label, action, "
-                        "object_type, object_id, cluster_id, enterprise_id, data, prev_hash, hash) "
-                        "VALUES (%s, now(), %s, 'bench', 'order.place', 'trade.order', %s, %s, %s, %s, %s, "
-                        "%s)",
-                        [seq + 1, user_id, str(order_id), cluster_id, buyer_id, data, head, digest],
-                    )
-                    conn.execute(
-                        "UPDATE core_audithead SET seq = %s, hash = %s WHERE id = 1", [seq + 1, digest]
+                    floor_audit_append(
+                        conn,
+                        n_chains,
+                        user_id,
+                        "order.place",
+                        "trade.order",
+                        order_id,
+                        cluster_id,
+                        buyer_id,
+                        data,
                     )
                 latencies[k].append((time.perf_counter() - t) * 1000)
 

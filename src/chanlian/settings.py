@@ -1,7 +1,8 @@
 """Settings come from the environment, with defaults that work on a laptop (SQLite under ``var/``).
 
 Variables: DATABASE_URL, CHANLIAN_SECRET_KEY, CHANLIAN_DEBUG, CHANLIAN_DATA_DIR, CHANLIAN_ALLOWED_HOSTS,
-CHANLIAN_OPEN_SIGNUP. Production (CHANLIAN_DEBUG unset or 0) refuses to start with the default secret key.
+CHANLIAN_OPEN_SIGNUP, CHANLIAN_AUDIT_CHAINS. Production (CHANLIAN_DEBUG unset or 0) refuses to start with the
+default secret key.
 """
 
 import os
@@ -128,6 +129,10 @@ if TESTING:
     # outlive it and keep the test database busy at teardown.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The audit log's hash chains (core.audit): on PostgreSQL a transaction appends to chain
+# (transaction id mod CHANLIAN_AUDIT_CHAINS) + 1, so up to that many writers append at once instead of
+# queueing on one head row until their commit. SQLite has one writer: one chain there.
+AUDIT_CHAINS = max(1, int(os.environ.get("CHANLIAN_AUDIT_CHAINS", "16")))
 
 # Wrong passwords are limited (core.reauth) at sign-in, on the page and for API tokens.
 AUTHENTICATION_BACKENDS = ["chanlian.core.auth.ThrottledModelBackend"]

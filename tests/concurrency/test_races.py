@@ -5,6 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from chanlian.core.audit import verify
+from chanlian.core.models import AuditEntry
 from chanlian.registry import services
 from chanlian.registry.models import Enterprise, Membership
 from chanlian.registry.uscc import make as make_uscc
@@ -52,7 +53,12 @@ def test_audit_chain_does_not_fork_under_concurrent_writes():
     world = build_world()
     supplier = world.enterprises["supplier"]
     admin_user = world.users["supplier"]
+    before = AuditEntry.objects.count()
     results = race(16, lambda i: services.invite_user(admin_user, supplier.pk, role="viewer", note=f"n{i}"))
     assert all(r[0] == "ok" for r in results), results
     result = verify()
     assert result.ok, result
+    # the 16 transactions appended to several chains (transaction id mod AUDIT_CHAINS), each intact
+    invites = AuditEntry.objects.order_by("id")[before:]
+    assert len(invites) == 16 and {e.action for e in invites} == {"invitation.create"}
+    assert len({e.chain for e in invites}) > 1

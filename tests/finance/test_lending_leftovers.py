@@ -107,7 +107,7 @@ def test_fee_at_maturity_never_makes_the_creditor_cash_negative(world):
     assert ("fee_income", None) not in accounts and ("cash", supplier.pk) not in accounts
     from chanlian.core.models import AuditEntry
 
-    after = AuditEntry.objects.filter(action="voucher.paid").order_by("-seq").first().data["after"]
+    after = AuditEntry.objects.filter(action="voucher.paid").order_by("-id").first().data["after"]
     assert D(str(after["fee"])) == 0 and D(str(after["fee_uncollected"])) == order.fee_amount
 
 

@@ -5,7 +5,17 @@ from .models import AuditEntry
 
 @admin.register(AuditEntry)
 class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ("seq", "created_at", "actor_label", "action", "object_type", "object_id", "cluster_id")
+    list_display = (
+        "id",
+        "chain",
+        "seq",
+        "created_at",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_id",
+        "cluster_id",
+    )
     list_filter = ("action",)
     search_fields = ("object_id", "actor_label")
 

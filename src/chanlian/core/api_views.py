@@ -31,7 +31,8 @@ class TokenView(ObtainAuthToken):
 
 
 class AuditVerifyView(APIView):
-    """Platform admins check the audit chain; the answer names the first broken entry, if any."""
+    """Platform admins check the audit chains; the answer names the first broken entry, if any, and gives
+    each chain's head and one digest over them (to keep outside the database)."""
 
     permission_classes = [IsAdminUser]
 
@@ -41,8 +42,19 @@ class AuditVerifyView(APIView):
             {
                 "ok": serializers.BooleanField(),
                 "checked": serializers.IntegerField(),
+                "broken_chain": serializers.IntegerField(allow_null=True),
                 "broken_seq": serializers.IntegerField(allow_null=True),
                 "reason": serializers.CharField(),
+                "chains": inline_serializer(
+                    "AuditChainHead",
+                    {
+                        "chain": serializers.IntegerField(),
+                        "seq": serializers.IntegerField(),
+                        "hash": serializers.CharField(),
+                    },
+                    many=True,
+                ),
+                "digest": serializers.CharField(),
             },
         )
     )

@@ -12,13 +12,16 @@ class TimeStamped(models.Model):
 
 
 class AuditEntry(models.Model):
-    """One service write. Entries form a hash chain: each hash covers the previous entry's hash.
+    """One service write. Entries form hash chains: each hash covers the previous entry's hash in the
+    same chain (``core.audit``: a write appends to the chain its transaction maps to, so concurrent
+    writers do not queue on one row).
 
-    Editing, deleting or inserting a row in the database breaks the chain at that row, and
+    Editing, deleting or inserting a row in the database breaks its chain at that row, and
     ``chanlian audit-verify`` names it.
     """
 
-    seq = models.PositiveBigIntegerField(unique=True)
+    chain = models.PositiveSmallIntegerField(default=1)
+    seq = models.PositiveBigIntegerField()
     created_at = models.DateTimeField()
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -39,17 +42,19 @@ class AuditEntry(models.Model):
     hash = models.CharField(max_length=64)
 
     class Meta:
-        ordering = ["seq"]
+        ordering = ["id"]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit entries")
         indexes = [models.Index(fields=["object_type", "object_id"])]
+        constraints = [models.UniqueConstraint(fields=["chain", "seq"], name="core_auditentry_chain_seq")]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.action} {self.object_type}:{self.object_id}"
+        return f"#{self.chain}.{self.seq} {self.action} {self.object_type}:{self.object_id}"
 
 
 class AuditHead(models.Model):
-    """The chain's head, a single row: locking it serialises appends so two writers never fork the chain."""
+    """A chain's head, one row per chain (``id`` = the chain): locking it serialises the appends to that
+    chain so two writers never fork it."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     seq = models.PositiveBigIntegerField(default=0)

@@ -21,7 +21,6 @@ from django.utils.translation import gettext as _
 
 from chanlian.core import audit
 from chanlian.core.errors import Conflict, InvalidInput
-from chanlian.core.models import AuditHead
 from chanlian.core.money import CNY, FEN, Money
 
 from .choices import CHART
@@ -196,13 +195,15 @@ def _replay(existing: JournalEntry, kind: str, cleaned) -> JournalEntry:
 
 
 def _queue_behind_the_audit_chain() -> None:
-    """Take the audit chain's head lock first, as ``audit.record`` will later in this transaction.
+    """Take this transaction's audit chain head lock first, as ``audit.record`` will later in this
+    transaction (the same chain: ``core.audit.lock_head``).
 
-    Every audited write queues on that lock anyway; taking it before the entry's own unique key means
+    The writes of one chain queue on that lock anyway; taking it before the entry's own unique key means
     two writers can never hold one lock each and wait for the other's (a caller that audited before
-    posting, beside one that posts first, would otherwise deadlock on a shared idempotency key).
+    posting, beside one that posts first on the same chain, would otherwise deadlock on a shared
+    idempotency key).
     """
-    AuditHead.objects.select_for_update().get_or_create(id=1)
+    audit.lock_head()
 
 
 def _snapshot(entry: JournalEntry, lines: list[JournalLine]) -> dict:
