@@ -20,9 +20,10 @@ Platform admins may read everything; they act only as a member of the enterprise
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
-from chanlian.core.permissions import policy, restrict
+from chanlian.core.permissions import policy, restrict, sql_policy
 from chanlian.registry.principal import principal_for
 
 from .choices import TransferStatus
@@ -70,6 +71,33 @@ def voucher_policy(qs, user, action):
     if action == "receive":
         return qs.filter(_pending_to(_acting(p)))
     return qs.none()
+
+
+def _in(column: str, ids: list[int]) -> tuple[str, list]:
+    if not ids:
+        return "1 = 0", []
+    return f"{column} IN ({', '.join(['%s'] * len(ids))})", list(ids)
+
+
+@sql_policy(Voucher)
+def voucher_sql_policy(user, action):
+    """``voucher_policy``'s ``hold`` and ``receive`` as SQL predicates over ``finance_voucher`` (the
+    services' one locking statement of a voucher move); ``view`` is left to the queryset."""
+    qn = connection.ops.quote_name
+    voucher = qn(Voucher._meta.db_table)
+    if action == "hold":
+        return _in(f"{voucher}.{qn('holder_id')}", _acting(principal_for(user)))
+    if action == "receive":
+        ids = _acting(principal_for(user))
+        if not ids:
+            return "1 = 0", []
+        to, params = _in("pt.to_enterprise_id", ids)
+        sql = (
+            f"EXISTS (SELECT 1 FROM {qn(VoucherTransfer._meta.db_table)} AS pt "  # noqa: S608 — model names
+            f"WHERE pt.voucher_id = {voucher}.id AND pt.status = %s AND {to})"
+        )
+        return sql, [TransferStatus.PENDING, *params]
+    return None
 
 
 def _voucher_part(qs, user, action):
