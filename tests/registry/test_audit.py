@@ -70,10 +70,11 @@ def test_a_refused_write_leaves_no_entry(world, api):
 
 def _append_to_chain(monkeypatch, chain):
     """Make ``record`` append to ``chain`` (on PostgreSQL the transaction id picks it; a test transaction
-    has one id, and SQLite has one chain)."""
+    has one id, and SQLite has one chain). The tests use chains above ``AUDIT_CHAINS`` (16), which the
+    world's own entries never land in."""
     from chanlian.core import audit
 
-    def lock_chain():
+    def lock_chain(db=None):
         head, _ = AuditHead.objects.select_for_update().get_or_create(id=chain)
         return head.id, head.seq, head.hash
 
@@ -90,42 +91,42 @@ def _write(user, n, tag):
 
 def test_several_chains_verify_each_and_name_the_broken_one(world, monkeypatch):
     user = world.users["admin"]
-    for chain, n in ((7, 5), (9, 3)):
+    for chain, n in ((107, 5), (109, 3)):
         _append_to_chain(monkeypatch, chain)
         _write(user, n, f"c{chain}-")
     result = verify()
     assert result.ok, result
     assert result.checked == AuditEntry.objects.count()
-    assert result.heads[7][0] == 5 and result.heads[9][0] == 3
-    assert sorted(AuditEntry.objects.filter(chain=9).values_list("seq", flat=True)) == [1, 2, 3]
+    assert result.heads[107][0] == 5 and result.heads[109][0] == 3
+    assert sorted(AuditEntry.objects.filter(chain=109).values_list("seq", flat=True)) == [1, 2, 3]
 
-    victim = AuditEntry.objects.get(chain=9, seq=2)
+    victim = AuditEntry.objects.get(chain=109, seq=2)
     AuditEntry.objects.filter(pk=victim.pk).update(object_id="forged")
     result = verify()
-    assert not result.ok and (result.broken_chain, result.broken_seq) == (9, 2), result
+    assert not result.ok and (result.broken_chain, result.broken_seq) == (109, 2), result
     assert "edited" in result.reason
-    with pytest.raises(CommandError, match="chain 9 broken at entry #2"):
+    with pytest.raises(CommandError, match="chain 109 broken at entry #2"):
         call_command("audit_verify")
 
 
 def test_moving_an_entry_to_another_chain_is_detected(world, monkeypatch):
     user = world.users["admin"]
-    for chain in (7, 9):
+    for chain in (107, 109):
         _append_to_chain(monkeypatch, chain)
         _write(user, 3, f"c{chain}-")
     assert verify().ok
-    last = AuditEntry.objects.get(chain=7, seq=3)
-    AuditEntry.objects.filter(pk=last.pk).update(chain=9, seq=4)  # its hash still links to chain 7's #2
+    last = AuditEntry.objects.get(chain=107, seq=3)
+    AuditEntry.objects.filter(pk=last.pk).update(chain=109, seq=4)  # its hash still links to chain 107's #2
     result = verify()
-    assert not result.ok and result.broken_chain == 7 and "head" in result.reason, result
+    assert not result.ok and result.broken_chain == 107 and "head" in result.reason, result
 
 
 def test_truncating_one_chain_is_detected(world, monkeypatch):
-    _append_to_chain(monkeypatch, 7)
+    _append_to_chain(monkeypatch, 107)
     _write(world.users["admin"], 4, "t")
-    AuditEntry.objects.filter(chain=7, seq=4).delete()
+    AuditEntry.objects.filter(chain=107, seq=4).delete()
     result = verify()
-    assert not result.ok and result.broken_chain == 7 and "head" in result.reason
+    assert not result.ok and result.broken_chain == 107 and "head" in result.reason
 
 
 def test_the_heads_digest_covers_every_chain(world, monkeypatch, api):
@@ -134,16 +135,16 @@ def test_the_heads_digest_covers_every_chain(world, monkeypatch, api):
     out = StringIO()
     call_command("audit_verify", stdout=out)
     assert f"heads digest: {heads_digest(before.heads)}" in out.getvalue()
-    _append_to_chain(monkeypatch, 11)
+    _append_to_chain(monkeypatch, 111)
     _write(world.users["admin"], 1, "d")
     after = verify()
     assert after.ok and heads_digest(after.heads) != heads_digest(before.heads)
-    assert after.heads[11] == (1, AuditEntry.objects.get(chain=11).hash)
+    assert after.heads[111] == (1, AuditEntry.objects.get(chain=111).hash)
     body = api("admin").get("/api/v1/audit/verify/").json()
     assert body["ok"] is True and body["digest"] == heads_digest(after.heads)
-    assert {"chain": 11, "seq": 1, "hash": after.heads[11][1]} in body["chains"]
+    assert {"chain": 111, "seq": 1, "hash": after.heads[111][1]} in body["chains"]
     # an empty head (a chain no transaction has used yet) does not change the digest
-    AuditHead.objects.get_or_create(id=15)
+    AuditHead.objects.get_or_create(id=115)
     assert heads_digest(verify().heads) == heads_digest(after.heads)
 
 

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from .models import AuditEntry, AuditHead
@@ -81,7 +81,8 @@ def record(
     after: dict | None = None,
     **extra: Any,
 ) -> AuditEntry:
-    if not transaction.get_connection().in_atomic_block:
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper, not the proxy: a context-local lookup per attribute
+    if not db.in_atomic_block:
         raise RuntimeError("audit.record must run inside the service's transaction")
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
@@ -92,7 +93,7 @@ def record(
     if after is not None:
         data["after"] = after
     data.update(extra)
-    chain, seq, prev_hash = lock_head()
+    chain, seq, prev_hash = lock_head(db)
     entry = AuditEntry(
         chain=chain,
         seq=seq + 1,
@@ -108,8 +109,8 @@ def record(
         prev_hash=prev_hash,
     )
     entry.hash = compute_hash(prev_hash, entry)
-    _insert(entry)
-    with connection.cursor() as cur:
+    _insert(db, entry)
+    with db.cursor() as cur:
         cur.execute(f"UPDATE {_HEAD} SET seq = %s, hash = %s WHERE id = %s", [entry.seq, entry.hash, chain])  # noqa: S608
     return entry
 
@@ -118,22 +119,26 @@ _HEAD = AuditHead._meta.db_table
 _ENTRY_FIELDS = [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]
 
 
-def _insert(entry: AuditEntry) -> None:
+_INSERT_SQL: list[str] = []
+
+
+def _insert(db, entry: AuditEntry) -> None:
     """``entry.save()`` as one plain ``INSERT … RETURNING id``: the same values, prepared by the fields
     themselves (the JSON adapted per database), without the ORM's save machinery (no signals listen on
     audit entries). Where the database cannot return the id, the ORM saves it."""
-    if not connection.features.can_return_columns_from_insert:
+    if not db.features.can_return_columns_from_insert:
         entry.save()
         return
-    ops = connection.ops
-    columns = ", ".join(ops.quote_name(f.column) for f in _ENTRY_FIELDS)
-    marks = ", ".join(["%s"] * len(_ENTRY_FIELDS))
-    params = [f.get_db_prep_save(getattr(entry, f.attname), connection) for f in _ENTRY_FIELDS]
-    with connection.cursor() as cur:
+    if not _INSERT_SQL:
+        columns = ", ".join(db.ops.quote_name(f.column) for f in _ENTRY_FIELDS)
+        marks = ", ".join(["%s"] * len(_ENTRY_FIELDS))
         table = AuditEntry._meta.db_table
-        cur.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id", params)  # noqa: S608
+        _INSERT_SQL.append(f"INSERT INTO {table} ({columns}) VALUES ({marks}) RETURNING id")  # noqa: S608
+    params = [f.get_db_prep_save(getattr(entry, f.attname), db) for f in _ENTRY_FIELDS]
+    with db.cursor() as cur:
+        cur.execute(_INSERT_SQL[0], params)
         entry.pk = cur.fetchone()[0]
-    entry._state.adding, entry._state.db = False, connection.alias
+    entry._state.adding, entry._state.db = False, db.alias
 
 
 def _chain_sql() -> str:
@@ -142,21 +147,22 @@ def _chain_sql() -> str:
     return f"(pg_current_xact_id()::text::bigint % {int(settings.AUDIT_CHAINS)}) + 1"
 
 
-def lock_head() -> tuple[int, int, str]:
+def lock_head(db=None) -> tuple[int, int, str]:
     """This transaction's chain and its head's ``(seq, hash)``, the head row locked until the transaction
     ends (``FOR UPDATE`` where the database has row locks; SQLite's single writer serialises anyway): the
     writers of one chain queue here, so it has no fork. A service that must queue behind the chain before
     taking other locks calls this first; ``record`` later in the same transaction takes the same head.
     Plain SQL — this runs in every write and the ORM's query building was a tenth of an order
     placement's time."""
-    multi = connection.features.has_select_for_update and connection.vendor == "postgresql"
+    db = db or connections[DEFAULT_DB_ALIAS]
+    multi = db.features.has_select_for_update and db.vendor == "postgresql"
     if multi:
         sql = f"SELECT id, seq, hash FROM {_HEAD} WHERE id = {_chain_sql()} FOR UPDATE"  # noqa: S608
     else:
         sql = f"SELECT id, seq, hash FROM {_HEAD} WHERE id = 1"  # noqa: S608 — the model's table name
-        if connection.features.has_select_for_update:
+        if db.features.has_select_for_update:
             sql += " FOR UPDATE"
-    with connection.cursor() as cur:
+    with db.cursor() as cur:
         cur.execute(sql)
         row = cur.fetchone()
         if row is None:  # the first write to this chain of a new (or flushed) database

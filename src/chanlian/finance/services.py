@@ -32,7 +32,7 @@ from __future__ import annotations
 import secrets
 from decimal import Decimal
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
 from django.db.models import BigIntegerField, BooleanField
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
@@ -212,17 +212,24 @@ def _event_row(voucher, kind, actor, *, amount=None, frm=None, to=None, **data) 
 _INSERT_SQL: dict[tuple[type, int, bool], tuple[str, list]] = {}
 
 
+def _db():
+    """The database wrapper itself, not the ``connection`` proxy: each attribute read through the proxy
+    is a context-local lookup, and a move read dozens (bench/finance.py profile)."""
+    return connections[DEFAULT_DB_ALIAS]
+
+
 def _insert(model, objs: list, *, ignore_conflicts: bool = False) -> list:
     """``objs`` (unsaved instances of ``model``) in **one** multi-row ``INSERT … RETURNING id``; their
     ``pk`` set. ``ignore_conflicts``: ``ON CONFLICT DO NOTHING``, no ids. Where the database cannot return
     the ids of a multi-row insert, ``bulk_create``."""
     if not objs:
         return objs
-    if not connection.features.can_return_rows_from_bulk_insert:
+    db = _db()
+    if not db.features.can_return_rows_from_bulk_insert:
         return model.objects.bulk_create(objs, ignore_conflicts=ignore_conflicts)
     key = (model, len(objs), ignore_conflicts)
     if key not in _INSERT_SQL:
-        ops, fields = connection.ops, [f for f in model._meta.concrete_fields if not f.primary_key]
+        ops, fields = db.ops, [f for f in model._meta.concrete_fields if not f.primary_key]
         row = "(" + ", ".join(["%s"] * len(fields)) + ")"
         sql = "INSERT INTO {} ({}) VALUES {}".format(  # noqa: S608 — names from the model, values as parameters
             ops.quote_name(model._meta.db_table),
@@ -233,32 +240,38 @@ def _insert(model, objs: list, *, ignore_conflicts: bool = False) -> list:
         sql += " ON CONFLICT DO NOTHING" if ignore_conflicts else f" RETURNING {pk}"
         _INSERT_SQL[key] = (sql, fields)
     sql, fields = _INSERT_SQL[key]
-    params = [f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]
-    with connection.cursor() as cur:
+    params = [f.get_db_prep_save(f.pre_save(obj, True), db) for obj in objs for f in fields]
+    with db.cursor() as cur:
         cur.execute(sql, params)
         if not ignore_conflicts:
             for obj, (pk,) in zip(objs, cur.fetchall(), strict=True):
                 obj.pk = pk
-                obj._state.adding, obj._state.db = False, connection.alias
+                obj._state.adding, obj._state.db = False, db.alias
     return objs
+
+
+_UPDATE_SQL: dict[tuple, tuple[str, list]] = {}
 
 
 def _update(model, pk: int, where: dict | None = None, **fields) -> int:
     """``UPDATE`` ``fields`` of the row ``pk`` (and ``where`` column = value) in plain SQL; the rows
     changed (0 or 1)."""
-    ops, meta = connection.ops, model._meta
-    cols = [meta.get_field(name) for name in fields]
-    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608 — names from the model, values as parameters
-        ops.quote_name(meta.db_table),
-        ", ".join(f"{ops.quote_name(f.column)} = %s" for f in cols),
-        ops.quote_name(meta.pk.column),
-    )
+    db, where = _db(), where or {}
+    key = (model, tuple(fields), tuple(where))
+    if key not in _UPDATE_SQL:
+        ops, meta = db.ops, model._meta
+        cols = [meta.get_field(name) for name in fields]
+        sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608 — names from the model, values as parameters
+            ops.quote_name(meta.db_table),
+            ", ".join(f"{ops.quote_name(f.column)} = %s" for f in cols),
+            ops.quote_name(meta.pk.column),
+        )
+        sql += "".join(f" AND {ops.quote_name(meta.get_field(name).column)} = %s" for name in where)
+        _UPDATE_SQL[key] = (sql, cols)
+    sql, cols = _UPDATE_SQL[key]
     values = [getattr(v, "pk", v) if f.is_relation else v for f, v in zip(cols, fields.values(), strict=True)]
-    params = [f.get_db_prep_save(v, connection) for f, v in zip(cols, values, strict=True)] + [pk]
-    for name, value in (where or {}).items():
-        sql += f" AND {ops.quote_name(meta.get_field(name).column)} = %s"
-        params.append(value)
-    with connection.cursor() as cur:
+    params = [f.get_db_prep_save(v, db) for f, v in zip(cols, values, strict=True)] + [pk, *where.values()]
+    with db.cursor() as cur:
         cur.execute(sql, params)
         return cur.rowcount
 
@@ -356,10 +369,16 @@ def _confirm_receivable(actor, receivable_id) -> Voucher:
 # ------------------------------------------------------------------------------------------- vouchers
 
 
+_QUOTED: dict[tuple, str] = {}
+
+
 def _q(model, column: str = "") -> str:
     """A model's table (or ``table.column``), quoted, for the checks' SQL."""
-    ops, table = connection.ops, model._meta.db_table
-    return ops.quote_name(table) + (f".{ops.quote_name(column)}" if column else "")
+    key = (model, column)
+    if key not in _QUOTED:
+        ops, table = _db().ops, model._meta.db_table
+        _QUOTED[key] = ops.quote_name(table) + (f".{ops.quote_name(column)}" if column else "")
+    return _QUOTED[key]
 
 
 def _exists(sql: str, params) -> RawSQL:
@@ -404,14 +423,14 @@ def _select_voucher(pk: int, allowed: tuple[str, list], checks: dict[str, RawSQL
     """``SELECT <the voucher's columns>, <checks> FROM finance_voucher WHERE id = pk AND <allowed> FOR
     UPDATE``, the row made an instance as the ORM makes it (``from_db``, each field's database converters
     applied), each check an attribute."""
-    vendor = connection.vendor
+    db = _db()
+    vendor = db.vendor
     if vendor not in _VOUCHER_SELECT:
         fields = Voucher._meta.concrete_fields
         converters = [
             (
                 i,
-                f.get_db_converters(connection)
-                + connection.ops.get_db_converters(f.get_col(Voucher._meta.db_table)),
+                f.get_db_converters(db) + db.ops.get_db_converters(f.get_col(Voucher._meta.db_table)),
             )
             for i, f in enumerate(fields)
         ]
@@ -424,9 +443,9 @@ def _select_voucher(pk: int, allowed: tuple[str, list], checks: dict[str, RawSQL
     predicate, params = allowed
     extra = "".join(f", {check.sql}" for check in checks.values())
     sql = f"SELECT {columns}{extra} FROM {_q(Voucher)} WHERE {_q(Voucher, 'id')} = %s AND ({predicate})"  # noqa: S608
-    if connection.features.has_select_for_update:
+    if db.features.has_select_for_update:
         sql += " FOR UPDATE"
-    with connection.cursor() as cur:
+    with db.cursor() as cur:
         cur.execute(sql, [p for check in checks.values() for p in check.params] + [pk, *params])
         row = cur.fetchone()
     if row is None:
@@ -435,8 +454,8 @@ def _select_voucher(pk: int, allowed: tuple[str, list], checks: dict[str, RawSQL
     for i, convs, field in converters:
         expression = field.get_col(Voucher._meta.db_table)
         for convert in convs:
-            values[i] = convert(values[i], expression, connection)
-    voucher = Voucher.from_db(connection.alias, names, values)
+            values[i] = convert(values[i], expression, db)
+    voucher = Voucher.from_db(db.alias, names, values)
     for name, value in zip(checks, row[len(names) :], strict=True):
         setattr(voucher, name, value)
     return voucher

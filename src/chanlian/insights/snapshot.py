@@ -355,9 +355,13 @@ def _batches_copy(since, part_no: int, known: pa.Table | None, spool: Path) -> I
     import pyarrow.csv as pacsv
 
     sql, params = _copy_sql(since)
+    from psycopg import ClientCursor
+
     with connection.cursor() as cursor:
-        literal = cursor.mogrify(sql, params) if params else sql
         raw = cursor.cursor if hasattr(cursor, "cursor") else cursor
+        # COPY takes no parameters: the values are quoted client-side, by psycopg (the connection binds
+        # server-side, settings.py, so its own cursors have no ``mogrify``)
+        literal = ClientCursor(raw.connection).mogrify(sql, params) if params else sql
         with spool.open("wb") as fh, raw.copy(f"COPY ({literal}) TO STDOUT WITH (FORMAT csv)") as copy:
             for block in copy:
                 fh.write(block)
