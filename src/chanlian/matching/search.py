@@ -45,6 +45,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import ASin, Cast, Cos, Power, Radians, Sin, Sqrt
 from django.utils.translation import gettext as _
 
+from chanlian.core.db import unprepared
 from chanlian.core.errors import InvalidInput
 from chanlian.core.money import parse_amount
 from chanlian.core.params import parse_id
@@ -510,6 +511,10 @@ class Results:
         self._cache: tuple[int, list] | None = None  # (offset, listings from it)
 
     def _fetch(self, offset: int, limit: int) -> list:
+        with unprepared():  # its best plan depends on the words searched (core.db.unprepared)
+            return self._fetch_planned(offset, limit)
+
+    def _fetch_planned(self, offset: int, limit: int) -> list:
         lean = (
             self.qs.select_related(None)
             .prefetch_related(None)
