@@ -437,7 +437,7 @@ def _select_voucher(pk: int, allowed: tuple[str, list], checks: dict[str, RawSQL
         _VOUCHER_SELECT[vendor] = (
             ", ".join(_q(Voucher, f.column) for f in fields),
             [f.attname for f in fields],
-            [(i, convs, fields[i]) for i, convs in converters if convs],
+            [(i, convs, fields[i].get_col(Voucher._meta.db_table)) for i, convs in converters if convs],
         )
     columns, names, converters = _VOUCHER_SELECT[vendor]
     predicate, params = allowed
@@ -451,8 +451,7 @@ def _select_voucher(pk: int, allowed: tuple[str, list], checks: dict[str, RawSQL
     if row is None:
         return None
     values = list(row[: len(names)])
-    for i, convs, field in converters:
-        expression = field.get_col(Voucher._meta.db_table)
+    for i, convs, expression in converters:
         for convert in convs:
             values[i] = convert(values[i], expression, db)
     voucher = Voucher.from_db(db.alias, names, values)
