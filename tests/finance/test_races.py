@@ -101,3 +101,59 @@ def test_an_asset_claimed_at_the_same_instant_is_claimed_once():
     assert kinds == ["error"] * 9 + ["ok"], results
     assert codes == {"already_financed"}
     assert FinancedAsset.objects.filter(fingerprint=f"voucher:{voucher.pk}").count() == 1
+
+
+def test_an_accept_that_waited_while_the_offer_was_replaced_accepts_the_new_one():
+    """The accept's locking statement reads the pending transfer with a snapshot taken before it waited
+    for the voucher's lock. Meanwhile the holder withdrew the offer and made a new one (one transaction):
+    the statement finds the old offer settled and none pending, reads the voucher again under its lock,
+    and accepts the new offer — not 409, and not the withdrawn one."""
+    import threading
+    import time
+
+    from django.db import connection, connections, transaction
+
+    world = build_world()
+    voucher = confirmed_voucher(world)
+    rival = tier2(world)
+    holder, receiver = world.users["supplier"], world.users["rival"]
+    first = services.transfer_voucher(holder, voucher.pk, to_enterprise=rival.pk)
+    replaced, release, result = threading.Event(), threading.Event(), {}
+
+    def replace():
+        try:
+            with transaction.atomic():
+                services.withdraw_voucher_transfer(holder, voucher.pk)
+                result["second"] = services.transfer_voucher(holder, voucher.pk, to_enterprise=rival.pk).pk
+                replaced.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    def accept():
+        try:
+            result["accepted"] = services.accept_voucher_transfer(receiver, voucher.pk).holder_id
+        except Exception as exc:  # reported by the assertions
+            result["accepted"] = repr(exc)
+        finally:
+            connections.close_all()
+
+    a, b = threading.Thread(target=replace), threading.Thread(target=accept)
+    a.start()
+    assert replaced.wait(10)
+    b.start()
+    for _ in range(200):  # until the accept waits for the voucher's row lock
+        with connection.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            if cur.fetchone()[0]:
+                break
+        time.sleep(0.02)
+    else:
+        pytest.fail("the accept never waited for the lock")
+    release.set()
+    a.join(10), b.join(10)
+    assert result["accepted"] == rival.pk, result
+    statuses = dict(VoucherTransfer.objects.filter(voucher=voucher).values_list("id", "status"))
+    assert statuses == {first.pk: "withdrawn", result["second"]: "accepted"}
+    voucher.refresh_from_db()
+    assert (voucher.status, voucher.holder_id) == ("held", rival.pk)

@@ -84,6 +84,44 @@ def record(
     db = connections[DEFAULT_DB_ALIAS]  # the wrapper, not the proxy: a context-local lookup per attribute
     if not db.in_atomic_block:
         raise RuntimeError("audit.record must run inside the service's transaction")
+    head = lock_head(db)
+    entry = new_entry(
+        actor,
+        action,
+        obj,
+        head=head,
+        object_type=object_type,
+        object_id=object_id,
+        cluster_id=cluster_id,
+        enterprise_id=enterprise_id,
+        before=before,
+        after=after,
+        **extra,
+    )
+    _insert(db, entry)
+    with db.cursor() as cur:
+        cur.execute(_HEAD_UPDATE, [entry.seq, entry.hash, entry.chain])
+    return entry
+
+
+def new_entry(
+    actor,
+    action: str,
+    obj=None,
+    *,
+    head: tuple[int, int, str],
+    object_type: str | None = None,
+    object_id: Any = None,
+    cluster_id: int | None = None,
+    enterprise_id: int | None = None,
+    before: dict | None = None,
+    after: dict | None = None,
+    **extra: Any,
+) -> AuditEntry:
+    """The entry that follows ``head`` — ``(chain, seq, hash)`` of this transaction's chain, locked by
+    the caller (``lock_head``, or ``head_sql`` in the caller's own locking statement) — hashed, unsaved.
+    ``record`` saves it; ``core.writes.Writes`` sends it with the service's other writes
+    (``append_sql``)."""
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = obj.pk if object_id is None else object_id
@@ -93,7 +131,7 @@ def record(
     if after is not None:
         data["after"] = after
     data.update(extra)
-    chain, seq, prev_hash = lock_head(db)
+    chain, seq, prev_hash = head
     entry = AuditEntry(
         chain=chain,
         seq=seq + 1,
@@ -109,13 +147,35 @@ def record(
         prev_hash=prev_hash,
     )
     entry.hash = compute_hash(prev_hash, entry)
-    _insert(db, entry)
-    with db.cursor() as cur:
-        cur.execute(f"UPDATE {_HEAD} SET seq = %s, hash = %s WHERE id = %s", [entry.seq, entry.hash, chain])  # noqa: S608
     return entry
 
 
+def append_sql(db, entry: AuditEntry) -> list[tuple[str, list]]:
+    """The two writes that append ``entry`` to its chain — the entry's ``INSERT`` (its id left to the
+    database, not read back) and the head's ``UPDATE`` — as ``(sql, params)``, for one statement with the
+    service's own writes (``core.writes``)."""
+    columns = ", ".join(db.ops.quote_name(f.column) for f in _ENTRY_FIELDS)
+    marks = ", ".join(["%s"] * len(_ENTRY_FIELDS))
+    insert = f"INSERT INTO {AuditEntry._meta.db_table} ({columns}) VALUES ({marks})"  # noqa: S608
+    params = [f.get_db_prep_save(getattr(entry, f.attname), db) for f in _ENTRY_FIELDS]
+    entry._state.adding, entry._state.db = False, db.alias
+    return [(insert, params), (_HEAD_UPDATE, [entry.seq, entry.hash, entry.chain])]
+
+
+def head_sql(ref: str) -> str:
+    """A ``LEFT JOIN LATERAL`` that reads and locks this transaction's chain head (PostgreSQL) in a
+    service's own locking statement, after its row (``ref``, a column of that row, ties the head to it:
+    the row is locked first, as ``record`` at the end of a service did, and a missing row locks no head).
+    Its columns are ``audit_head.id, audit_head.seq, audit_head.hash``, ``NULL`` where the chain has no
+    head row yet (``lock_head`` creates it)."""
+    return (
+        f"LEFT JOIN LATERAL (SELECT id, seq, hash FROM {_HEAD} WHERE id = {_chain_sql()}"  # noqa: S608
+        f" AND {ref} IS NOT NULL FOR UPDATE) AS audit_head ON true"
+    )
+
+
 _HEAD = AuditHead._meta.db_table
+_HEAD_UPDATE = f"UPDATE {_HEAD} SET seq = %s, hash = %s WHERE id = %s"  # noqa: S608 — the model's table
 _ENTRY_FIELDS = [f for f in AuditEntry._meta.concrete_fields if not f.primary_key]
 
 
@@ -144,7 +204,7 @@ def _insert(db, entry: AuditEntry) -> None:
 def _chain_sql() -> str:
     """The SQL of this transaction's chain (PostgreSQL): its transaction id (assigned now if it has none
     yet — it writes anyway) mod the number of chains, plus one."""
-    return f"(pg_current_xact_id()::text::bigint % {int(settings.AUDIT_CHAINS)}) + 1"
+    return f"mod(pg_current_xact_id()::text::bigint, {int(settings.AUDIT_CHAINS)}) + 1"
 
 
 def lock_head(db=None) -> tuple[int, int, str]:

@@ -975,8 +975,9 @@ def disburse_application(actor, app_id, *, bank_reference="") -> FinancingApplic
     frm = voucher.holder_id
     voucher.holder_id = lender.pk
     voucher.save(update_fields=["holder", "updated_at"])
-    vouchers._hold(voucher, lender.pk)
+    vouchers._hold(None, voucher, lender.pk)
     vouchers._event(
+        None,
         voucher,
         VoucherEventKind.DISCOUNTED,
         actor,

@@ -43,6 +43,7 @@ from chanlian.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chanlian.core.money import parse_amount
 from chanlian.core.params import parse_id
 from chanlian.core.permissions import restrict, restrict_sql
+from chanlian.core.writes import Writes
 from chanlian.registry.choices import EnterpriseKind, EnterpriseRole
 from chanlian.registry.models import Enterprise
 from chanlian.registry.principal import principal_for
@@ -189,10 +190,6 @@ def _new_numbers(n: int) -> list[str]:
     raise Conflict(_("Could not allocate a voucher number; try again."), code="number_exhausted")
 
 
-def _event(voucher, kind, actor, *, amount=None, frm=None, to=None, **data) -> VoucherEvent:
-    return _insert(VoucherEvent, [_event_row(voucher, kind, actor, amount=amount, frm=frm, to=to, **data)])[0]
-
-
 def _event_row(voucher, kind, actor, *, amount=None, frm=None, to=None, **data) -> VoucherEvent:
     return VoucherEvent(
         voucher=voucher,
@@ -205,89 +202,29 @@ def _event_row(voucher, kind, actor, *, amount=None, frm=None, to=None, **data) 
     )
 
 
-# The writes of a voucher move as plain SQL, prepared by the fields themselves (as ``core.audit._insert``
-# does): the ORM's query building was most of a move's CPU (bench/finance.py, docs/benchmarks.md
-# "Finance"). Rows are model instances, so defaults, ``auto_now_add`` and the JSON adaptation are the
-# fields' own; no signal listens on these models.
-_INSERT_SQL: dict[tuple[type, int, bool], tuple[str, list]] = {}
-
-
 def _db():
-    """The database wrapper itself, not the ``connection`` proxy: each attribute read through the proxy
-    is a context-local lookup, and a move read dozens (bench/finance.py profile)."""
+    """The database wrapper itself, not the ``connection`` proxy (``core.writes``)."""
     return connections[DEFAULT_DB_ALIAS]
 
 
-def _insert(model, objs: list, *, ignore_conflicts: bool = False) -> list:
-    """``objs`` (unsaved instances of ``model``) in **one** multi-row ``INSERT … RETURNING id``; their
-    ``pk`` set. ``ignore_conflicts``: ``ON CONFLICT DO NOTHING``, no ids. Where the database cannot return
-    the ids of a multi-row insert, ``bulk_create``."""
-    if not objs:
-        return objs
-    db = _db()
-    if not db.features.can_return_rows_from_bulk_insert:
-        return model.objects.bulk_create(objs, ignore_conflicts=ignore_conflicts)
-    key = (model, len(objs), ignore_conflicts)
-    if key not in _INSERT_SQL:
-        ops, fields = db.ops, [f for f in model._meta.concrete_fields if not f.primary_key]
-        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        sql = "INSERT INTO {} ({}) VALUES {}".format(  # noqa: S608 — names from the model, values as parameters
-            ops.quote_name(model._meta.db_table),
-            ", ".join(ops.quote_name(f.column) for f in fields),
-            ", ".join([row] * len(objs)),
-        )
-        pk = ops.quote_name(model._meta.pk.column)
-        sql += " ON CONFLICT DO NOTHING" if ignore_conflicts else f" RETURNING {pk}"
-        _INSERT_SQL[key] = (sql, fields)
-    sql, fields = _INSERT_SQL[key]
-    params = [f.get_db_prep_save(f.pre_save(obj, True), db) for obj in objs for f in fields]
-    with db.cursor() as cur:
-        cur.execute(sql, params)
-        if not ignore_conflicts:
-            for obj, (pk,) in zip(objs, cur.fetchall(), strict=True):
-                obj.pk = pk
-                obj._state.adding, obj._state.db = False, db.alias
-    return objs
-
-
-_UPDATE_SQL: dict[tuple, tuple[str, list]] = {}
-
-
-def _update(model, pk: int, where: dict | None = None, **fields) -> int:
-    """``UPDATE`` ``fields`` of the row ``pk`` (and ``where`` column = value) in plain SQL; the rows
-    changed (0 or 1)."""
-    db, where = _db(), where or {}
-    key = (model, tuple(fields), tuple(where))
-    if key not in _UPDATE_SQL:
-        ops, meta = db.ops, model._meta
-        cols = [meta.get_field(name) for name in fields]
-        sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608 — names from the model, values as parameters
-            ops.quote_name(meta.db_table),
-            ", ".join(f"{ops.quote_name(f.column)} = %s" for f in cols),
-            ops.quote_name(meta.pk.column),
-        )
-        sql += "".join(f" AND {ops.quote_name(meta.get_field(name).column)} = %s" for name in where)
-        _UPDATE_SQL[key] = (sql, cols)
-    sql, cols = _UPDATE_SQL[key]
-    values = [getattr(v, "pk", v) if f.is_relation else v for f, v in zip(cols, fields.values(), strict=True)]
-    params = [f.get_db_prep_save(v, db) for f, v in zip(cols, values, strict=True)] + [pk, *where.values()]
-    with db.cursor() as cur:
-        cur.execute(sql, params)
-        return cur.rowcount
-
-
-def _hold(voucher: Voucher, enterprise_id: int) -> None:
+def _hold(w: Writes | None, voucher: Voucher, enterprise_id: int) -> None:
     """``enterprise_id`` holds or held ``voucher``: one ``INSERT … ON CONFLICT DO NOTHING`` (the pair is
     unique), not a read, a savepoint and an insert."""
-    _insert(
+    (w or Writes()).insert(
         VoucherHolder, [VoucherHolder(voucher=voucher, enterprise_id=enterprise_id)], ignore_conflicts=True
     )
 
 
-def _set(voucher: Voucher, **fields) -> None:
+def _event(w: Writes | None, voucher, kind, actor, *, amount=None, frm=None, to=None, **data) -> None:
+    (w or Writes()).insert(
+        VoucherEvent, [_event_row(voucher, kind, actor, amount=amount, frm=frm, to=to, **data)]
+    )
+
+
+def _set(w: Writes, voucher: Voucher, **fields) -> None:
     """``UPDATE`` the voucher's ``fields`` (and ``updated_at``) by primary key, and the instance with it."""
     fields["updated_at"] = timezone.now()
-    _update(Voucher, voucher.pk, **fields)
+    w.update(Voucher, voucher.pk, **fields)
     for name, value in fields.items():
         setattr(voucher, name, value)
 
@@ -347,8 +284,8 @@ def _confirm_receivable(actor, receivable_id) -> Voucher:
     )
     voucher.root = voucher
     voucher.save(update_fields=["root"])
-    _hold(voucher, receivable.creditor_id)
-    _event(voucher, VoucherEventKind.ISSUED, actor, frm=receivable.debtor_id, to=receivable.creditor_id)
+    _hold(None, voucher, receivable.creditor_id)
+    _event(None, voucher, VoucherEventKind.ISSUED, actor, frm=receivable.debtor_id, to=receivable.creditor_id)
     audit.record(
         actor,
         "receivable.confirmed",
@@ -391,10 +328,18 @@ def _financed(pk: int) -> RawSQL:
     return _exists(f"{_q(FinancedAsset)} WHERE {_q(FinancedAsset, 'fingerprint')} = %s", [f"voucher:{pk}"])
 
 
-def _lock_voucher(actor, voucher_id, action: str, **checks) -> Voucher:
+def _lock_voucher(
+    actor, voucher_id, action: str, *, ids: dict | None = None, pending: bool = False, **checks
+) -> Voucher:
     """The voucher, its row locked, if ``actor`` may ``action`` it; visible but not allowed is 403,
     invisible 404. ``checks`` are annotations (``EXISTS``/scalar subqueries) read in the same statement,
     each an attribute of the row: what the move checks costs no statement of its own.
+
+    Also read by that statement, as attributes: ``pending_id``/``pending_to``, the pending transfer
+    (``pending``); and on PostgreSQL ``head``, this transaction's audit chain head, locked after the
+    voucher (``core.audit.head_sql``), and ``new_ids``, fresh ids per model (``ids``: model → how many),
+    so that the move's writes can be sent as one statement (``core.writes.Writes``). Elsewhere ``head``
+    is ``None`` and ``new_ids`` empty: each write runs on its own.
 
     The permission is the policy's SQL predicate (``restrict_sql``, tested equal to ``restrict``) in one
     plain ``SELECT … FOR UPDATE``: building and compiling the restricted queryset was the largest part of
@@ -402,11 +347,15 @@ def _lock_voucher(actor, voucher_id, action: str, **checks) -> Voucher:
     pk = _pk(voucher_id)
     allowed = restrict_sql(Voucher, actor, action)
     if allowed is None:
+        if pending:
+            checks.update(_pending_checks())
         qs = restrict(Voucher.objects.select_for_update(of=("self",)), actor, action).filter(pk=pk)
         # One row by primary key: no ORDER BY to compile (``first()`` would order by the model's ordering).
         row = next(iter((qs.annotate(**checks) if checks else qs).order_by()), None)
+        if row is not None:
+            row.head, row.new_ids = None, {}
     else:
-        row = _select_voucher(pk, allowed, checks)
+        row = _select_voucher(pk, allowed, checks, ids or {}, pending)
     if row is None:
         if restrict(Voucher, actor, "view").filter(pk=pk).exists():
             if action == "hold":
@@ -416,14 +365,23 @@ def _lock_voucher(actor, voucher_id, action: str, **checks) -> Voucher:
     return row
 
 
+def _pending_checks() -> dict[str, RawSQL]:
+    """The pending transfer's id and receiver as scalar subqueries (where no lateral join locks it)."""
+    pending = (
+        f"(SELECT t.{{}} FROM {_q(VoucherTransfer)} AS t WHERE t.voucher_id = {_q(Voucher, 'id')}"  # noqa: S608
+        " AND t.status = %s ORDER BY t.id LIMIT 1)"
+    )
+    return {
+        name: RawSQL(pending.format(column), [TransferStatus.PENDING], output_field=BigIntegerField())  # noqa: S611
+        for name, column in (("pending_id", "id"), ("pending_to", "to_enterprise_id"))
+    }
+
+
 _VOUCHER_SELECT: dict[str, tuple[str, list[str], list]] = {}
 
 
-def _select_voucher(pk: int, allowed: tuple[str, list], checks: dict[str, RawSQL]) -> Voucher | None:
-    """``SELECT <the voucher's columns>, <checks> FROM finance_voucher WHERE id = pk AND <allowed> FOR
-    UPDATE``, the row made an instance as the ORM makes it (``from_db``, each field's database converters
-    applied), each check an attribute."""
-    db = _db()
+def _voucher_columns(db) -> tuple[str, list[str], list]:
+    """The voucher's columns (quoted), their attribute names, and the database converters per column."""
     vendor = db.vendor
     if vendor not in _VOUCHER_SELECT:
         fields = Voucher._meta.concrete_fields
@@ -439,24 +397,80 @@ def _select_voucher(pk: int, allowed: tuple[str, list], checks: dict[str, RawSQL
             [f.attname for f in fields],
             [(i, convs, fields[i].get_col(Voucher._meta.db_table)) for i, convs in converters if convs],
         )
-    columns, names, converters = _VOUCHER_SELECT[vendor]
+    return _VOUCHER_SELECT[vendor]
+
+
+def _select_voucher(
+    pk: int, allowed: tuple[str, list], checks: dict[str, RawSQL], ids: dict, pending: bool
+) -> Voucher | None:
+    """``SELECT <the voucher's columns>, <checks> FROM finance_voucher WHERE id = pk AND <allowed> FOR
+    UPDATE``, the row made an instance as the ORM makes it (``from_db``, each field's database converters
+    applied), each check an attribute.
+
+    On PostgreSQL that is the inner part of::
+
+        SELECT v.*, <fresh ids>, pending.id, pending.to_enterprise_id, audit_head.*
+        FROM (… FOR UPDATE) AS v
+        LEFT JOIN LATERAL (<the pending transfer> FOR UPDATE) AS pending ON true
+        LEFT JOIN LATERAL (<this transaction's audit head> FOR UPDATE) AS audit_head ON true
+
+    The voucher is locked first (a subquery with ``FOR UPDATE`` is not merged into the outer query), then
+    the pending transfer and the head: the order every voucher write takes them in."""
+    db = _db()
+    columns, names, converters = _voucher_columns(db)
+    postgres = db.vendor == "postgresql"
+    if pending and not postgres:
+        checks = {**checks, **_pending_checks()}
     predicate, params = allowed
-    extra = "".join(f", {check.sql}" for check in checks.values())
+    extra = "".join(f", {check.sql} AS c{i}" for i, check in enumerate(checks.values()))
     sql = f"SELECT {columns}{extra} FROM {_q(Voucher)} WHERE {_q(Voucher, 'id')} = %s AND ({predicate})"  # noqa: S608
     if db.features.has_select_for_update:
         sql += " FOR UPDATE"
+    values = [p for check in checks.values() for p in check.params] + [pk, *params]
+    if postgres:
+        outer = ["v.*"]
+        fresh = []
+        for model, n in ids.items():
+            outer.append(
+                "(SELECT array_agg(nextval(pg_get_serial_sequence(%s, %s))) FROM generate_series(1, %s))"
+            )
+            fresh += [model._meta.db_table, model._meta.pk.column, n]
+        joins = ""
+        if pending:
+            outer.append("pending.id, pending.to_enterprise_id")
+            joins = (
+                f" LEFT JOIN LATERAL (SELECT t.id, t.to_enterprise_id FROM {_q(VoucherTransfer)} AS t"  # noqa: S608
+                " WHERE t.voucher_id = v.id AND t.status = %s ORDER BY t.id LIMIT 1 FOR UPDATE)"
+                " AS pending ON true"
+            )
+            values.append(TransferStatus.PENDING)
+        outer.append("audit_head.id, audit_head.seq, audit_head.hash")
+        sql = f"SELECT {', '.join(outer)} FROM ({sql}) AS v{joins} {audit.head_sql('v.id')}"  # noqa: S608
+        values = fresh + values
     with db.cursor() as cur:
-        cur.execute(sql, [p for check in checks.values() for p in check.params] + [pk, *params])
+        cur.execute(sql, values)
         row = cur.fetchone()
     if row is None:
         return None
-    values = list(row[: len(names)])
+    fields = list(row[: len(names)])
     for i, convs, expression in converters:
         for convert in convs:
-            values[i] = convert(values[i], expression, db)
-    voucher = Voucher.from_db(db.alias, names, values)
-    for name, value in zip(checks, row[len(names) :], strict=True):
-        setattr(voucher, name, value)
+            fields[i] = convert(fields[i], expression, db)
+    voucher = Voucher.from_db(db.alias, names, fields)
+    at = len(names)
+    for name in checks:
+        setattr(voucher, name, row[at])
+        at += 1
+    voucher.head, voucher.new_ids = None, {}
+    if postgres:
+        for model in ids:
+            voucher.new_ids[model] = row[at]
+            at += 1
+        if pending:
+            voucher.pending_id, voucher.pending_to = row[at], row[at + 1]
+            at += 2
+        if row[at] is not None:
+            voucher.head = (row[at], row[at + 1], row[at + 2])
     return voucher
 
 
@@ -546,6 +560,7 @@ def split_voucher(actor, voucher_id, *, amounts) -> list[Voucher]:
         actor,
         voucher_id,
         "hold",
+        ids={Voucher: len(parts)},
         financed=_financed(_pk(voucher_id)),
         clash=_exists(f"{_q(Voucher)} AS n WHERE n.number IN ({', '.join(['%s'] * len(numbers))})", numbers),
     )
@@ -562,13 +577,16 @@ def split_voucher(actor, voucher_id, *, amounts) -> list[Voucher]:
         )
     if voucher.clash:  # a number is taken (about never): draw checked ones
         numbers = _new_numbers(len(parts))
-    _set(voucher, status=VoucherStatus.SPLIT)
+    w = Writes(voucher.head)
+    _set(w, voucher, status=VoucherStatus.SPLIT)
     now = voucher.updated_at
+    ids = voucher.new_ids.get(Voucher) or [None] * len(parts)
     # The parts, their holder rows and the events: one INSERT each, not one per part (bench/finance.py).
-    children = _insert(
+    children = w.insert(
         Voucher,
         [
             Voucher(
+                id=pk,
                 number=number,
                 cluster_id=voucher.cluster_id,
                 receivable_id=voucher.receivable_id,
@@ -581,14 +599,14 @@ def split_voucher(actor, voucher_id, *, amounts) -> list[Voucher]:
                 maturity_date=voucher.maturity_date,
                 issued_at=now,
             )
-            for number, part in zip(numbers, parts, strict=True)
+            for pk, number, part in zip(ids, numbers, parts, strict=True)
         ],
     )
-    _insert(
+    w.insert(
         VoucherHolder, [VoucherHolder(voucher=child, enterprise_id=voucher.holder_id) for child in children]
     )
     # The parent's event first: a part's chain of custody reads issue → split → split_from → …
-    _insert(
+    w.insert(
         VoucherEvent,
         [
             _event_row(
@@ -612,7 +630,7 @@ def split_voucher(actor, voucher_id, *, amounts) -> list[Voucher]:
             for child in children
         ],
     )
-    audit.record(
+    w.audit(
         actor,
         "voucher.split",
         voucher,
@@ -621,6 +639,7 @@ def split_voucher(actor, voucher_id, *, amounts) -> list[Voucher]:
         before={"status": VoucherStatus.HELD, "amount": voucher.amount},
         after={"status": VoucherStatus.SPLIT, "parts": {c.number: c.amount for c in children}},
     )
+    w.send()
     return children
 
 
@@ -643,6 +662,7 @@ def transfer_voucher(actor, voucher_id, *, to_enterprise) -> VoucherTransfer:
         actor,
         voucher_id,
         "hold",
+        ids={VoucherTransfer: 1},
         financed=_financed(_pk(voucher_id)),
         receiver_ok=_exists(f"{_q(Enterprise)} WHERE id = %s AND kind = %s", [to_id, EnterpriseKind.COMPANY]),
         sells=_exists(
@@ -672,7 +692,9 @@ def transfer_voucher(actor, voucher_id, *, to_enterprise) -> VoucherTransfer:
             code="not_your_supplier",
             fields={"to_enterprise": str(to_id)},
         )
+    w = Writes(voucher.head)
     transfer = VoucherTransfer(
+        id=(voucher.new_ids.get(VoucherTransfer) or [None])[0],
         voucher=voucher,
         cluster_id=voucher.cluster_id,
         from_enterprise_id=voucher.holder_id,
@@ -680,9 +702,10 @@ def transfer_voucher(actor, voucher_id, *, to_enterprise) -> VoucherTransfer:
         offered_by=actor,
         offered_at=timezone.now(),
     )
-    _insert(VoucherTransfer, [transfer])
-    _set(voucher, status=VoucherStatus.TRANSFERRING)
+    w.insert(VoucherTransfer, [transfer])
+    _set(w, voucher, status=VoucherStatus.TRANSFERRING)
     _event(
+        w,
         voucher,
         VoucherEventKind.TRANSFER_OFFERED,
         actor,
@@ -690,7 +713,7 @@ def transfer_voucher(actor, voucher_id, *, to_enterprise) -> VoucherTransfer:
         to=to_id,
         transfer=transfer.pk,
     )
-    audit.record(
+    w.audit(
         actor,
         "voucher.transfer_offered",
         voucher,
@@ -699,69 +722,45 @@ def transfer_voucher(actor, voucher_id, *, to_enterprise) -> VoucherTransfer:
         before={"status": VoucherStatus.HELD},
         after={"status": VoucherStatus.TRANSFERRING, "to": to_id, "transfer": transfer.pk},
     )
-    return transfer
-
-
-def _settle_pending(voucher: Voucher, **fields) -> VoucherTransfer | None:
-    """Answer the voucher's pending transfer (``fields``: status, reason, answered_by/at); ``None`` if none
-    is pending. The voucher's row is locked: every answer holds it, so the transfer is settled by nobody
-    else meanwhile. ``pending_id`` is the id the locking statement read; that statement's snapshot
-    predates the lock wait, so it is confirmed by the ``UPDATE … WHERE status = 'pending'`` itself (one
-    statement); if it was not pending any more (settled while this one waited), the transfer is read
-    again under the lock, as it is now."""
-    pending, pending_id = TransferStatus.PENDING, voucher.pending_id
-    if pending_id is not None and _update(VoucherTransfer, pending_id, {"status": pending}, **fields):
-        return VoucherTransfer(pk=pending_id, voucher=voucher, to_enterprise_id=voucher.pending_to, **fields)
-    transfer = VoucherTransfer.objects.select_for_update().filter(voucher=voucher, status=pending).first()
-    if transfer is not None:
-        _update(VoucherTransfer, transfer.pk, **fields)
-        for name, value in fields.items():
-            setattr(transfer, name, value)
+    w.send()
     return transfer
 
 
 def _answer(actor, voucher_id, status: str, reason: str = "") -> Voucher:
-    # names from the models, the status as a parameter
-    pending = (
-        f"(SELECT t.{{}} FROM {_q(VoucherTransfer)} AS t WHERE t.voucher_id = {_q(Voucher, 'id')}"  # noqa: S608
-        " AND t.status = %s ORDER BY t.id LIMIT 1)"
-    )
-    voucher = _lock_voucher(
-        actor,
-        voucher_id,
-        "hold" if status == TransferStatus.WITHDRAWN else "receive",
-        pending_id=RawSQL(  # noqa: S611
-            pending.format("id"), [TransferStatus.PENDING], output_field=BigIntegerField()
-        ),
-        pending_to=RawSQL(  # noqa: S611
-            pending.format("to_enterprise_id"), [TransferStatus.PENDING], output_field=BigIntegerField()
-        ),
-    )
-    if voucher.status != VoucherStatus.TRANSFERRING:
+    """Settle the voucher's pending transfer (``status``: accepted, declined, withdrawn).
+
+    The pending transfer is read by the statement that locks the voucher: on PostgreSQL locked there too,
+    after the voucher. That statement's snapshot predates any wait for the voucher's lock; if the transfer
+    it saw was settled meanwhile (and perhaps another offered), it finds none although the voucher is
+    ``transferring`` — then the voucher is read again, now under its lock, so as it is (the permission
+    too: a new offer to another enterprise is not this actor's to accept)."""
+    action = "hold" if status == TransferStatus.WITHDRAWN else "receive"
+    voucher = _lock_voucher(actor, voucher_id, action, pending=True)
+    if voucher.status == VoucherStatus.TRANSFERRING and voucher.pending_id is None:
+        voucher = _lock_voucher(actor, voucher_id, action, pending=True)
+    if voucher.status != VoucherStatus.TRANSFERRING or voucher.pending_id is None:
         raise Conflict(_("No transfer of this voucher is pending."), code="voucher_not_active")
     _require(voucher, VoucherStatus.HELD)
-    transfer = _settle_pending(
-        voucher,
-        status=status,
-        reason=reason,
-        answered_by=actor,
-        answered_at=timezone.now(),
+    w = Writes(voucher.head)
+    answer = {"status": status, "reason": reason, "answered_by": actor, "answered_at": timezone.now()}
+    w.update(VoucherTransfer, voucher.pending_id, **answer)
+    transfer = VoucherTransfer(
+        pk=voucher.pending_id, voucher=voucher, to_enterprise_id=voucher.pending_to, **answer
     )
-    if transfer is None:
-        raise Conflict(_("No transfer of this voucher is pending."), code="voucher_not_active")
     frm = voucher.holder_id
     if status == TransferStatus.ACCEPTED:
-        _hold(voucher, transfer.to_enterprise_id)
-        _set(voucher, status=VoucherStatus.HELD, holder_id=transfer.to_enterprise_id)
+        _hold(w, voucher, transfer.to_enterprise_id)
+        _set(w, voucher, status=VoucherStatus.HELD, holder_id=transfer.to_enterprise_id)
     else:
-        _set(voucher, status=VoucherStatus.HELD)
+        _set(w, voucher, status=VoucherStatus.HELD)
     kind = {
         TransferStatus.ACCEPTED: VoucherEventKind.TRANSFER_ACCEPTED,
         TransferStatus.DECLINED: VoucherEventKind.TRANSFER_DECLINED,
         TransferStatus.WITHDRAWN: VoucherEventKind.TRANSFER_WITHDRAWN,
     }[status]
-    _event(voucher, kind, actor, frm=frm, to=transfer.to_enterprise_id, transfer=transfer.pk, reason=reason)
-    audit.record(
+    to = transfer.to_enterprise_id
+    _event(w, voucher, kind, actor, frm=frm, to=to, transfer=transfer.pk, reason=reason)
+    w.audit(
         actor,
         f"voucher.transfer_{status}",
         voucher,
@@ -770,6 +769,7 @@ def _answer(actor, voucher_id, status: str, reason: str = "") -> Voucher:
         before={"status": VoucherStatus.TRANSFERRING, "holder": frm},
         after={"status": VoucherStatus.HELD, "holder": voucher.holder_id, "transfer": transfer.pk},
     )
+    w.send()
     return voucher
 
 
