@@ -53,6 +53,40 @@ def floor_audit_append(conn, chains: int, actor, action, object_type, oid, clust
     conn.execute("UPDATE core_audithead SET seq = %s, hash = %s WHERE id = %s", [seq + 1, digest, chain])
 
 
+def floor_head_sql(chains: int, ref: str) -> str:
+    """The lateral join that reads and locks this transaction's chain head after the row ``ref`` belongs
+    to, as ``core.audit.head_sql`` writes it (a floor's one locking statement of a fused write)."""
+    return (
+        "LEFT JOIN LATERAL (SELECT id, seq, hash FROM core_audithead "
+        f"WHERE id = mod(pg_current_xact_id()::text::bigint, {int(chains)}) + 1 AND {ref} IS NOT NULL "
+        "FOR UPDATE) AS audit_head ON true"
+    )
+
+
+def floor_audit_parts(head, actor, action, object_type, oid, cluster, enterprise, data) -> list:
+    """The audit entry after ``head`` = (chain, seq, hash) and the head's move, as ``(sql, params)`` for
+    one fused statement (``floor_fused``), as ``core.audit.append_sql`` makes them."""
+    import hashlib
+
+    chain, seq, prev = head
+    digest = hashlib.sha256((prev + data).encode()).hexdigest()
+    return [
+        (
+            "INSERT INTO core_auditentry (chain, seq, created_at, actor_id, actor_label, action, "
+            "object_type, object_id, cluster_id, enterprise_id, data, prev_hash, hash) "
+            "VALUES (%s, %s, now(), %s, 'bench', %s, %s, %s, %s, %s, %s, %s, %s)",
+            [chain, seq + 1, actor, action, object_type, str(oid), cluster, enterprise, data, prev, digest],
+        ),
+        ("UPDATE core_audithead SET seq = %s, hash = %s WHERE id = %s", [seq + 1, digest, chain]),
+    ]
+
+
+def floor_fused(conn, parts: list) -> None:
+    """``parts`` — ``(sql, params)`` writes — as one statement of data-modifying CTEs (core.writes)."""
+    sql = "WITH " + ", ".join(f"w{i} AS ({s})" for i, (s, _p) in enumerate(parts)) + " SELECT 1"
+    conn.execute(sql, [p for _s, params in parts for p in params])
+
+
 def setup_database(name: str, *, backend: str | None = None) -> str:
     """Point Django at a fresh database for this benchmark and migrate it. Returns the vendor."""
     backend = backend or (

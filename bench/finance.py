@@ -40,8 +40,10 @@ from decimal import Decimal
 
 from common import (
     audit_chains,
-    floor_audit_append,
     floor_audit_heads,
+    floor_audit_parts,
+    floor_fused,
+    floor_head_sql,
     percentile,
     report,
     setup_database,
@@ -581,12 +583,13 @@ EVENT_SQL = (
 
 
 def _floor_worker(chain: dict, dsn: str, deadline: float, out) -> None:
-    """The statements the three services issue, by hand, one transaction per move (docs/benchmarks.md
-    "Finance"): the one locking ``SELECT … FOR UPDATE`` with the move's checks as ``EXISTS``/scalar
-    subqueries, each table written once (multi-row ``INSERT``), ``UPDATE`` by primary key, and the audit
-    chain (head ``FOR UPDATE``, entry with its sha256 link, head update) last. Split 10 statements,
-    transfer 9, accept 10, ``BEGIN``/``COMMIT`` included — the services' count, asserted by
-    ``tests/finance/test_voucher_statements.py``."""
+    """The statements the three services issue on PostgreSQL, by hand, one transaction per move
+    (docs/benchmarks.md "Finance"): the one locking ``SELECT … FOR UPDATE`` with the move's checks as
+    ``EXISTS``/scalar subqueries, the fresh ids (``nextval``) and the audit chain's head (locked after the
+    voucher, ``LEFT JOIN LATERAL``); then every write — each table once, multi-row ``INSERT``, ``UPDATE``
+    by primary key, the audit entry with its sha256 link and the head's move — as one statement of
+    data-modifying CTEs. Four statements a move, ``BEGIN``/``COMMIT`` included — the services' count,
+    asserted by ``tests/finance/test_voucher_statements.py``."""
     import secrets
 
     import psycopg
@@ -596,13 +599,13 @@ def _floor_worker(chain: dict, dsn: str, deadline: float, out) -> None:
     def number():
         return "PZ" + "".join(secrets.choice(crockford) for _ in range(10))
 
-    def audit(conn, actor, action, oid, cluster, enterprise, data):
+    def audit(head, actor, action, oid, cluster, enterprise, data):
         payload = json.dumps(data, sort_keys=True)
-        floor_audit_append(
-            conn, n_chains, actor, action, "finance.voucher", oid, cluster, enterprise, payload
-        )
+        return floor_audit_parts(head, actor, action, "finance.voucher", oid, cluster, enterprise, payload)
 
     calls, lat, n_chains = 0, [], audit_chains()
+    head_join = floor_head_sql(n_chains, "v.id")
+    ids_sql = "(SELECT array_agg(nextval(pg_get_serial_sequence(%s, 'id'))) FROM generate_series(1, %s))"
     with psycopg.connect(dsn) as conn:
         floor_audit_heads(conn)
         vid = chain["floor_voucher"]
@@ -612,34 +615,18 @@ def _floor_worker(chain: dict, dsn: str, deadline: float, out) -> None:
             numbers = [number(), number()]
             with conn.transaction():  # split
                 row = conn.execute(
+                    f"SELECT v.*, {ids_sql}, audit_head.id, audit_head.seq, audit_head.hash FROM ("
                     "SELECT id, cluster_id, receivable_id, root_id, issuer_id, holder_id, amount, currency, "
                     "maturity_date, status, "
-                    "EXISTS (SELECT 1 FROM finance_financedasset WHERE fingerprint = %s), "
-                    "EXISTS (SELECT 1 FROM finance_voucher n WHERE n.number IN (%s, %s)) "
-                    "FROM finance_voucher WHERE id = %s AND holder_id = %s FOR UPDATE OF finance_voucher",
-                    [f"voucher:{vid}", *numbers, vid, h],
+                    "EXISTS (SELECT 1 FROM finance_financedasset WHERE fingerprint = %s) AS c0, "
+                    "EXISTS (SELECT 1 FROM finance_voucher n WHERE n.number IN (%s, %s)) AS c1 "
+                    "FROM finance_voucher WHERE id = %s AND holder_id = %s FOR UPDATE) AS v "
+                    f"{head_join}",
+                    ["finance_voucher", 2, f"voucher:{vid}", *numbers, vid, h],
                 ).fetchone()
-                conn.execute(
-                    "UPDATE finance_voucher SET status = 'split', updated_at = now() WHERE id = %s", [vid]
-                )
+                ids, head = row[12], row[13:16]
                 amounts = (Decimal("0.01"), row[6] - Decimal("0.01"))
-                kids = conn.execute(
-                    "INSERT INTO finance_voucher (number, cluster_id, receivable_id, parent_id, root_id, "
-                    "issuer_id, holder_id, amount, currency, maturity_date, status, issued_at, updated_at) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'held', now(), now()), "
-                    "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'held', now(), now()) RETURNING id",
-                    [
-                        x
-                        for n, a in zip(numbers, amounts, strict=True)
-                        for x in (n, row[1], row[2], vid, row[3], row[4], h, a, row[7], row[8])
-                    ],
-                ).fetchall()
-                kids = [(k[0], a) for k, a in zip(kids, amounts, strict=True)]
-                conn.execute(
-                    "INSERT INTO finance_voucherholder (voucher_id, enterprise_id, since) "
-                    "VALUES (%s, %s, now()), (%s, %s, now()) RETURNING id",
-                    [kids[0][0], h, kids[1][0], h],
-                ).fetchall()
+                kids = list(zip(ids, amounts, strict=True))
                 parts = json.dumps(
                     {
                         "parts": [
@@ -647,91 +634,127 @@ def _floor_worker(chain: dict, dsn: str, deadline: float, out) -> None:
                         ]
                     }
                 )
-                conn.execute(
-                    EVENT_SQL + "(%s, 'split', %s, %s, %s, %s, %s, now()), "
-                    "(%s, 'split_from', %s, %s, %s, %s, '{}', now()), "
-                    "(%s, 'split_from', %s, %s, %s, %s, '{}', now()) RETURNING id",
+                floor_fused(
+                    conn,
                     [
-                        vid,
-                        hu,
-                        h,
-                        h,
-                        row[6],
-                        parts,
-                        kids[0][0],
-                        hu,
-                        h,
-                        h,
-                        kids[0][1],
-                        kids[1][0],
-                        hu,
-                        h,
-                        h,
-                        kids[1][1],
+                        (
+                            "UPDATE finance_voucher SET status = 'split', updated_at = now() WHERE id = %s",
+                            [vid],
+                        ),
+                        (
+                            "INSERT INTO finance_voucher (id, number, cluster_id, receivable_id, "
+                            "parent_id, root_id, issuer_id, holder_id, amount, currency, maturity_date, "
+                            "status, issued_at, updated_at) VALUES "
+                            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'held', now(), now()), "
+                            "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'held', now(), now())",
+                            [
+                                x
+                                for (k, a), n in zip(kids, numbers, strict=True)
+                                for x in (k, n, row[1], row[2], vid, row[3], row[4], h, a, row[7], row[8])
+                            ],
+                        ),
+                        (
+                            "INSERT INTO finance_voucherholder (voucher_id, enterprise_id, since) "
+                            "VALUES (%s, %s, now()), (%s, %s, now())",
+                            [kids[0][0], h, kids[1][0], h],
+                        ),
+                        (
+                            EVENT_SQL + "(%s, 'split', %s, %s, %s, %s, %s, now()), "
+                            "(%s, 'split_from', %s, %s, %s, %s, '{}', now()), "
+                            "(%s, 'split_from', %s, %s, %s, %s, '{}', now())",
+                            [vid, hu, h, h, row[6], parts] + [x for k, a in kids for x in (k, hu, h, h, a)],
+                        ),
+                        *audit(
+                            head, hu, "voucher.split", vid, row[1], h, {"parts": [str(a) for _, a in kids]}
+                        ),
                     ],
-                ).fetchall()
-                audit(conn, hu, "voucher.split", vid, row[1], h, {"parts": [str(a) for _, a in kids]})
+                )
             t1 = time.perf_counter()
             small = kids[0][0]
             with conn.transaction():  # transfer
-                conn.execute(
+                row = conn.execute(
+                    f"SELECT v.*, {ids_sql}, audit_head.id, audit_head.seq, audit_head.hash FROM ("
                     "SELECT id, cluster_id, holder_id, status, "
-                    "EXISTS (SELECT 1 FROM finance_financedasset WHERE fingerprint = %s), "
-                    "EXISTS (SELECT 1 FROM registry_enterprise WHERE id = %s AND kind = 'company'), "
+                    "EXISTS (SELECT 1 FROM finance_financedasset WHERE fingerprint = %s) AS c0, "
+                    "EXISTS (SELECT 1 FROM registry_enterprise WHERE id = %s AND kind = 'company') AS c1, "
                     "EXISTS (SELECT 1 FROM trade_order o WHERE o.buyer_id = finance_voucher.holder_id "
-                    "AND o.supplier_id = %s AND o.status NOT IN ('created', 'cancelled')) "
-                    "FROM finance_voucher WHERE id = %s AND holder_id = %s FOR UPDATE OF finance_voucher",
-                    [f"voucher:{small}", t, t, small, h],
+                    "AND o.supplier_id = %s AND o.status NOT IN ('created', 'cancelled')) AS c2 "
+                    "FROM finance_voucher WHERE id = %s AND holder_id = %s FOR UPDATE) AS v "
+                    f"{head_join}",
+                    ["finance_vouchertransfer", 1, f"voucher:{small}", t, t, small, h],
                 ).fetchone()
-                tr = conn.execute(
-                    "INSERT INTO finance_vouchertransfer (voucher_id, cluster_id, from_enterprise_id, "
-                    "to_enterprise_id, status, reason, offered_by_id, offered_at) VALUES (%s, %s, %s, %s, "
-                    "'pending', '', %s, now()) RETURNING id",
-                    [small, row[1], h, t, hu],
-                ).fetchone()[0]
-                conn.execute(
-                    "UPDATE finance_voucher SET status = 'transferring', updated_at = now() WHERE id = %s",
-                    [small],
+                tr, head = row[7][0], row[8:11]
+                floor_fused(
+                    conn,
+                    [
+                        (
+                            "INSERT INTO finance_vouchertransfer (id, voucher_id, cluster_id, "
+                            "from_enterprise_id, to_enterprise_id, status, reason, offered_by_id, "
+                            "offered_at) "
+                            "VALUES (%s, %s, %s, %s, %s, 'pending', '', %s, now())",
+                            [tr, small, row[1], h, t, hu],
+                        ),
+                        (
+                            "UPDATE finance_voucher SET status = 'transferring', updated_at = now() "
+                            "WHERE id = %s",
+                            [small],
+                        ),
+                        (
+                            EVENT_SQL + "(%s, 'transfer_offered', %s, %s, %s, 0.01, %s, now())",
+                            [small, hu, h, t, json.dumps({"transfer": tr})],
+                        ),
+                        *audit(
+                            head, hu, "voucher.transfer_offered", small, row[1], h, {"to": t, "transfer": tr}
+                        ),
+                    ],
                 )
-                conn.execute(
-                    EVENT_SQL + "(%s, 'transfer_offered', %s, %s, %s, 0.01, %s, now()) RETURNING id",
-                    [small, hu, h, t, json.dumps({"transfer": tr})],
-                ).fetchone()
-                audit(conn, hu, "voucher.transfer_offered", small, row[1], h, {"to": t, "transfer": tr})
             t2 = time.perf_counter()
             with conn.transaction():  # accept
-                conn.execute(
-                    "SELECT id, holder_id, status, "
-                    "(SELECT p.id FROM finance_vouchertransfer p WHERE p.voucher_id = finance_voucher.id "
-                    "AND p.status = 'pending' ORDER BY p.id LIMIT 1), "
-                    "(SELECT p.to_enterprise_id FROM finance_vouchertransfer p "
-                    "WHERE p.voucher_id = finance_voucher.id AND p.status = 'pending' ORDER BY p.id LIMIT 1) "
-                    "FROM finance_voucher WHERE id = %s AND EXISTS (SELECT 1 FROM finance_vouchertransfer x "
+                row = conn.execute(
+                    "SELECT v.*, pending.id, pending.to_enterprise_id, audit_head.id, audit_head.seq, "
+                    "audit_head.hash FROM (SELECT id, cluster_id, holder_id, status FROM finance_voucher "
+                    "WHERE id = %s AND EXISTS (SELECT 1 FROM finance_vouchertransfer x "
                     "WHERE x.voucher_id = finance_voucher.id AND x.status = 'pending' "
-                    "AND x.to_enterprise_id = %s) "
-                    "FOR UPDATE OF finance_voucher",
+                    "AND x.to_enterprise_id = %s) FOR UPDATE) AS v "
+                    "LEFT JOIN LATERAL (SELECT p.id, p.to_enterprise_id FROM finance_vouchertransfer p "
+                    "WHERE p.voucher_id = v.id AND p.status = 'pending' ORDER BY p.id LIMIT 1 FOR UPDATE) "
+                    f"AS pending ON true {head_join}",
                     [small, t],
                 ).fetchone()
-                conn.execute(
-                    "UPDATE finance_vouchertransfer SET status = 'accepted', reason = '', "
-                    "answered_by_id = %s, answered_at = now() WHERE id = %s AND status = 'pending'",
-                    [tu, tr],
+                pending, head = row[4], row[6:9]
+                floor_fused(
+                    conn,
+                    [
+                        (
+                            "UPDATE finance_vouchertransfer SET status = 'accepted', reason = '', "
+                            "answered_by_id = %s, answered_at = now() WHERE id = %s",
+                            [tu, pending],
+                        ),
+                        (
+                            "INSERT INTO finance_voucherholder (voucher_id, enterprise_id, since) "
+                            "VALUES (%s, %s, now()) ON CONFLICT DO NOTHING",
+                            [small, t],
+                        ),
+                        (
+                            "UPDATE finance_voucher SET status = 'held', holder_id = %s, updated_at = now() "
+                            "WHERE id = %s",
+                            [t, small],
+                        ),
+                        (
+                            EVENT_SQL + "(%s, 'transfer_accepted', %s, %s, %s, 0.01, %s, now())",
+                            [small, tu, h, t, json.dumps({"transfer": pending, "reason": ""})],
+                        ),
+                        *audit(
+                            head,
+                            tu,
+                            "voucher.transfer_accepted",
+                            small,
+                            row[1],
+                            t,
+                            {"holder": t, "transfer": pending},
+                        ),
+                    ],
                 )
-                conn.execute(
-                    "INSERT INTO finance_voucherholder (voucher_id, enterprise_id, since) "
-                    "VALUES (%s, %s, now()) ON CONFLICT DO NOTHING",
-                    [small, t],
-                )
-                conn.execute(
-                    "UPDATE finance_voucher SET status = 'held', holder_id = %s, updated_at = now() "
-                    "WHERE id = %s",
-                    [t, small],
-                )
-                conn.execute(
-                    EVENT_SQL + "(%s, 'transfer_accepted', %s, %s, %s, 0.01, %s, now()) RETURNING id",
-                    [small, tu, h, t, json.dumps({"transfer": tr, "reason": ""})],
-                ).fetchone()
-                audit(conn, tu, "voucher.transfer_accepted", small, row[1], t, {"holder": t, "transfer": tr})
             t3 = time.perf_counter()
             lat += [t1 - t0, t2 - t1, t3 - t2]
             calls += 3

@@ -44,17 +44,28 @@ def _value(obj, field):
 def insert_sql(db, model, objs: list, *, ignore_conflicts: bool = False, returning: bool = True):
     """``(sql, params, with_pk)`` of one multi-row ``INSERT`` of ``objs``. The primary key is written
     when every row has one (ids read beforehand with ``nextval``), else left to the database and, with
-    ``returning``, read back (``RETURNING id``)."""
+    ``returning``, read back (``RETURNING id``).
+
+    On PostgreSQL several rows go as one array per column, ``INSERT … SELECT * FROM UNNEST(%s::type[],
+    …)`` (as Django's ``bulk_create`` does): the same statement text and as many parameters whatever the
+    number of rows, so psycopg prepares it (it prepares no statement of more than 50 parameters, and a
+    split's ``VALUES`` rows had 77)."""
     with_pk = all(obj.pk is not None for obj in objs)
-    key = (db.vendor, model, len(objs), ignore_conflicts, returning, with_pk)
+    unnest = db.vendor == "postgresql" and len(objs) > 1
+    key = (db.vendor, model, len(objs) if not unnest else "unnest", ignore_conflicts, returning, with_pk)
     if key not in _INSERT_SQL:
         ops, meta = db.ops, model._meta
         fields = [f for f in meta.concrete_fields if with_pk or not f.primary_key]
-        row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-        sql = "INSERT INTO {} ({}) VALUES {}".format(  # noqa: S608 — names from the model, values as parameters
+        if unnest:
+            arrays = ", ".join(f"(%s)::{f.db_type(db).split('(')[0]}[]" for f in fields)
+            rows = f"SELECT * FROM UNNEST({arrays})"  # noqa: S608 — the fields' column types
+        else:
+            row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+            rows = "VALUES " + ", ".join([row] * len(objs))
+        sql = "INSERT INTO {} ({}) {}".format(
             ops.quote_name(meta.db_table),
             ", ".join(ops.quote_name(f.column) for f in fields),
-            ", ".join([row] * len(objs)),
+            rows,
         )
         if ignore_conflicts:
             sql += " ON CONFLICT DO NOTHING"
@@ -62,7 +73,10 @@ def insert_sql(db, model, objs: list, *, ignore_conflicts: bool = False, returni
             sql += f" RETURNING {ops.quote_name(meta.pk.column)}"
         _INSERT_SQL[key] = (sql, fields, returning and not with_pk and not ignore_conflicts)
     sql, fields, returns = _INSERT_SQL[key]
-    params = [f.get_db_prep_save(_value(obj, f), db) for obj in objs for f in fields]
+    if unnest:
+        params = [[f.get_db_prep_save(_value(obj, f), db) for obj in objs] for f in fields]
+    else:
+        params = [f.get_db_prep_save(_value(obj, f), db) for obj in objs for f in fields]
     return sql, params, returns
 
 
