@@ -32,8 +32,8 @@ GENESIS = "0" * 64
 
 
 def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, dict):  # keys as text, in order, as JSON stores them (canonical sorts anyway)
+        return dict(sorted(((str(k), _jsonable(v)) for k, v in value.items()), key=lambda kv: kv[0]))
     if isinstance(value, list | tuple | set):
         return [_jsonable(v) for v in value]
     if isinstance(value, Decimal):
@@ -143,7 +143,7 @@ def new_entry(
         object_id=str(object_id if object_id is not None else ""),
         cluster_id=cluster_id,
         enterprise_id=enterprise_id,
-        data=json.loads(canonical(_jsonable(data))),
+        data=_jsonable(data),  # JSON's own types only: what a round trip through JSON gives
         prev_hash=prev_hash,
     )
     entry.hash = compute_hash(prev_hash, entry)
@@ -154,12 +154,16 @@ def append_sql(db, entry: AuditEntry) -> list[tuple[str, list]]:
     """The two writes that append ``entry`` to its chain — the entry's ``INSERT`` (its id left to the
     database, not read back) and the head's ``UPDATE`` — as ``(sql, params)``, for one statement with the
     service's own writes (``core.writes``)."""
-    columns = ", ".join(db.ops.quote_name(f.column) for f in _ENTRY_FIELDS)
-    marks = ", ".join(["%s"] * len(_ENTRY_FIELDS))
-    insert = f"INSERT INTO {AuditEntry._meta.db_table} ({columns}) VALUES ({marks})"  # noqa: S608
+    if db.vendor not in _APPEND_SQL:
+        columns = ", ".join(db.ops.quote_name(f.column) for f in _ENTRY_FIELDS)
+        marks = ", ".join(["%s"] * len(_ENTRY_FIELDS))
+        _APPEND_SQL[db.vendor] = f"INSERT INTO {AuditEntry._meta.db_table} ({columns}) VALUES ({marks})"  # noqa: S608
     params = [f.get_db_prep_save(getattr(entry, f.attname), db) for f in _ENTRY_FIELDS]
     entry._state.adding, entry._state.db = False, db.alias
-    return [(insert, params), (_HEAD_UPDATE, [entry.seq, entry.hash, entry.chain])]
+    return [(_APPEND_SQL[db.vendor], params), (_HEAD_UPDATE, [entry.seq, entry.hash, entry.chain])]
+
+
+_APPEND_SQL: dict[str, str] = {}
 
 
 def head_sql(ref: str) -> str:

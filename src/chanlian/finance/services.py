@@ -318,10 +318,14 @@ def _q(model, column: str = "") -> str:
     return _QUOTED[key]
 
 
+# The checks' output fields, made once: a field's construction cost more than the rest of a check.
+_BOOLEAN, _BIGINT = BooleanField(), BigIntegerField()
+
+
 def _exists(sql: str, params) -> RawSQL:
     """An ``EXISTS (SELECT 1 FROM …)`` check as an annotation of the locking statement. Plain SQL: the
     ORM's subquery compilation cost more than the statement (portable SQL, names from the models)."""
-    return RawSQL(f"EXISTS (SELECT 1 FROM {sql})", list(params), output_field=BooleanField())  # noqa: S608, S611
+    return RawSQL(f"EXISTS (SELECT 1 FROM {sql})", list(params), output_field=_BOOLEAN)  # noqa: S608, S611
 
 
 def _financed(pk: int) -> RawSQL:
@@ -372,7 +376,7 @@ def _pending_checks() -> dict[str, RawSQL]:
         " AND t.status = %s ORDER BY t.id LIMIT 1)"
     )
     return {
-        name: RawSQL(pending.format(column), [TransferStatus.PENDING], output_field=BigIntegerField())  # noqa: S611
+        name: RawSQL(pending.format(column), [TransferStatus.PENDING], output_field=_BIGINT)  # noqa: S611
         for name, column in (("pending_id", "id"), ("pending_to", "to_enterprise_id"))
     }
 
@@ -400,6 +404,33 @@ def _voucher_columns(db) -> tuple[str, list[str], list]:
     return _VOUCHER_SELECT[vendor]
 
 
+_LOCK_SQL: dict[tuple, str] = {}
+
+
+def _lock_sql(db, columns: str, predicate: str, checks: dict, ids: dict, pending: bool) -> str:
+    """The text of ``_select_voucher``'s statement (cached per shape: the values are parameters)."""
+    extra = "".join(f", {check.sql} AS c{i}" for i, check in enumerate(checks.values()))
+    sql = f"SELECT {columns}{extra} FROM {_q(Voucher)} WHERE {_q(Voucher, 'id')} = %s AND ({predicate})"  # noqa: S608
+    if db.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    if db.vendor != "postgresql":
+        return sql
+    outer = ["v.*"]
+    outer += [
+        "(SELECT array_agg(nextval(pg_get_serial_sequence(%s, %s))) FROM generate_series(1, %s))"
+    ] * len(ids)
+    joins = ""
+    if pending:
+        outer.append("pending.id, pending.to_enterprise_id")
+        joins = (
+            f" LEFT JOIN LATERAL (SELECT t.id, t.to_enterprise_id FROM {_q(VoucherTransfer)} AS t"  # noqa: S608
+            " WHERE t.voucher_id = v.id AND t.status = %s ORDER BY t.id LIMIT 1 FOR UPDATE)"
+            " AS pending ON true"
+        )
+    outer.append("audit_head.id, audit_head.seq, audit_head.hash")
+    return f"SELECT {', '.join(outer)} FROM ({sql}) AS v{joins} {audit.head_sql('v.id')}"  # noqa: S608
+
+
 def _select_voucher(
     pk: int, allowed: tuple[str, list], checks: dict[str, RawSQL], ids: dict, pending: bool
 ) -> Voucher | None:
@@ -422,31 +453,14 @@ def _select_voucher(
     if pending and not postgres:
         checks = {**checks, **_pending_checks()}
     predicate, params = allowed
-    extra = "".join(f", {check.sql} AS c{i}" for i, check in enumerate(checks.values()))
-    sql = f"SELECT {columns}{extra} FROM {_q(Voucher)} WHERE {_q(Voucher, 'id')} = %s AND ({predicate})"  # noqa: S608
-    if db.features.has_select_for_update:
-        sql += " FOR UPDATE"
     values = [p for check in checks.values() for p in check.params] + [pk, *params]
+    key = (db.vendor, predicate, tuple(check.sql for check in checks.values()), tuple(ids), pending)
+    if key not in _LOCK_SQL:
+        _LOCK_SQL[key] = _lock_sql(db, columns, predicate, checks, ids, pending)
+    sql = _LOCK_SQL[key]
     if postgres:
-        outer = ["v.*"]
-        fresh = []
-        for model, n in ids.items():
-            outer.append(
-                "(SELECT array_agg(nextval(pg_get_serial_sequence(%s, %s))) FROM generate_series(1, %s))"
-            )
-            fresh += [model._meta.db_table, model._meta.pk.column, n]
-        joins = ""
-        if pending:
-            outer.append("pending.id, pending.to_enterprise_id")
-            joins = (
-                f" LEFT JOIN LATERAL (SELECT t.id, t.to_enterprise_id FROM {_q(VoucherTransfer)} AS t"  # noqa: S608
-                " WHERE t.voucher_id = v.id AND t.status = %s ORDER BY t.id LIMIT 1 FOR UPDATE)"
-                " AS pending ON true"
-            )
-            values.append(TransferStatus.PENDING)
-        outer.append("audit_head.id, audit_head.seq, audit_head.hash")
-        sql = f"SELECT {', '.join(outer)} FROM ({sql}) AS v{joins} {audit.head_sql('v.id')}"  # noqa: S608
-        values = fresh + values
+        fresh = [x for model, n in ids.items() for x in (model._meta.db_table, model._meta.pk.column, n)]
+        values = fresh + values + ([TransferStatus.PENDING] if pending else [])
     with db.cursor() as cur:
         cur.execute(sql, values)
         row = cur.fetchone()
