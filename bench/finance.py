@@ -15,9 +15,10 @@
    holders and audit entry. Throughput in service calls per second over ``BENCH_VOUCHER_SECONDS``
    (default 20). Target (issue #5): 1,000 splits/transfers per second. The floor: the same statements
    written with psycopg by the same number of processes, one transaction each — the one locking
-   ``SELECT … FOR UPDATE`` with the move's checks as subqueries, one multi-row ``INSERT`` per table,
-   the updates by primary key, and the audit chain (head ``FOR UPDATE``, entry with its sha256 link,
-   head update): split 10 statements, transfer 9, accept 10, as the services
+   ``SELECT … FOR UPDATE`` with the move's checks as subqueries, the fresh ids and the audit chain's
+   head (locked after the voucher), then every write (one ``INSERT`` per table, the updates by primary
+   key, the audit entry with its sha256 link and the head's move) as one statement of data-modifying
+   CTEs: four statements a move, ``BEGIN``/``COMMIT`` included, as the services
    (``tests/finance/test_voucher_statements.py`` counts theirs).
 
     .venv/bin/python bench/finance.py              # = python3 dev.py bench finance

@@ -21,10 +21,11 @@ of one voucher exactly one wins — the other finds it ``split`` or ``transferri
 
 Statements (bench/finance.py measures them; docs/benchmarks.md "Finance"): a voucher move reads what it
 checks in the **one** statement that locks the voucher (the fingerprint, a number clash, the receiver and
-the supplier relation, the pending transfer — as ``EXISTS``/scalar subqueries), writes each table once
-(multi-row ``INSERT``, ``UPDATE`` by primary key, no save machinery) and calls ``audit.record`` last, so
-the audit chain's head row is locked for the shortest time: split 10 statements, transfer 9, accept 10,
-``BEGIN``/``COMMIT`` included.
+the supplier relation, the pending transfer — as ``EXISTS``/scalar subqueries or a lateral join), writes
+each table once (multi-row ``INSERT``, ``UPDATE`` by primary key, no save machinery) and appends to the
+audit chain last. On PostgreSQL that statement also takes the fresh ids the move needs and locks the
+audit chain's head (after the voucher), and every write goes as one statement (``core.writes``): a move
+is four statements, ``BEGIN``/``COMMIT`` included. Elsewhere split is 10, transfer 9, accept 10.
 """
 
 from __future__ import annotations
