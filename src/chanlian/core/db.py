@@ -28,3 +28,74 @@ def unprepared(using: str = DEFAULT_DB_ALIAS):
         yield
     finally:
         raw.prepare_threshold = threshold
+
+
+class Columns:
+    """A model's concrete columns for a hand-written ``SELECT``, and the rows it returns made instances as
+    the ORM makes them (``from_db``, each field's database converters applied) — for the few hot reads
+    where building and compiling a queryset cost more than the statement (a voucher move, an order's
+    token lookup: bench/finance.py, bench/orders.py). ``Columns.of(model)`` is cached per model, database
+    vendor and table alias."""
+
+    _cache: dict[tuple, Columns] = {}
+
+    def __init__(self, model, db, alias: str | None = None):
+        ops, table = db.ops, model._meta.db_table
+        prefix = ops.quote_name(alias or table)
+        fields = model._meta.concrete_fields
+        self.model = model
+        self.sql = ", ".join(f"{prefix}.{ops.quote_name(f.column)}" for f in fields)
+        self.names = [f.attname for f in fields]
+        self.converters = []
+        for i, f in enumerate(fields):
+            expression = f.get_col(table)
+            convs = f.get_db_converters(db) + db.ops.get_db_converters(expression)
+            if convs:
+                self.converters.append((i, convs, expression))
+
+    @classmethod
+    def of(cls, model, alias: str | None = None, using: str = DEFAULT_DB_ALIAS) -> Columns:
+        db = connections[using]
+        key = (model, db.vendor, alias)
+        if key not in cls._cache:
+            cls._cache[key] = cls(model, db, alias)
+        return cls._cache[key]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def instance(self, row, using: str = DEFAULT_DB_ALIAS, start: int = 0):
+        """``row[start:start + len(self)]`` as an instance of the model."""
+        db = connections[using]
+        values = list(row[start : start + len(self.names)])
+        for i, convs, expression in self.converters:
+            for convert in convs:
+                values[i] = convert(values[i], expression, db)
+        return self.model.from_db(db.alias, self.names, values)
+
+    def by_pk(self, pk, using: str = DEFAULT_DB_ALIAS):
+        """The row ``pk`` as an instance, or ``None``: ``Model.objects.filter(pk=pk).first()`` without
+        building a queryset."""
+        db = connections[using]
+        key = ("by_pk", self.model, db.vendor)
+        if key not in _SQL:
+            qn, meta = db.ops.quote_name, self.model._meta
+            _SQL[key] = f"SELECT {self.sql} FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = %s"  # noqa: S608
+        with db.cursor() as cur:
+            cur.execute(_SQL[key], [pk])
+            row = cur.fetchone()
+        return None if row is None else self.instance(row, using)
+
+    def where(self, column: str, value, using: str = DEFAULT_DB_ALIAS) -> list:
+        """The rows whose ``column`` equals ``value``, as instances, in no particular order."""
+        db = connections[using]
+        key = ("where", self.model, db.vendor, column)
+        if key not in _SQL:
+            qn, meta = db.ops.quote_name, self.model._meta
+            _SQL[key] = f"SELECT {self.sql} FROM {qn(meta.db_table)} WHERE {qn(column)} = %s"  # noqa: S608
+        with db.cursor() as cur:
+            cur.execute(_SQL[key], [value])
+            return [self.instance(row, using) for row in cur.fetchall()]
+
+
+_SQL: dict[tuple, str] = {}

@@ -40,6 +40,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chanlian.core import audit, reauth
+from chanlian.core.db import Columns
 from chanlian.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chanlian.core.money import parse_amount
 from chanlian.core.params import parse_id
@@ -382,29 +383,6 @@ def _pending_checks() -> dict[str, RawSQL]:
     }
 
 
-_VOUCHER_SELECT: dict[str, tuple[str, list[str], list]] = {}
-
-
-def _voucher_columns(db) -> tuple[str, list[str], list]:
-    """The voucher's columns (quoted), their attribute names, and the database converters per column."""
-    vendor = db.vendor
-    if vendor not in _VOUCHER_SELECT:
-        fields = Voucher._meta.concrete_fields
-        converters = [
-            (
-                i,
-                f.get_db_converters(db) + db.ops.get_db_converters(f.get_col(Voucher._meta.db_table)),
-            )
-            for i, f in enumerate(fields)
-        ]
-        _VOUCHER_SELECT[vendor] = (
-            ", ".join(_q(Voucher, f.column) for f in fields),
-            [f.attname for f in fields],
-            [(i, convs, fields[i].get_col(Voucher._meta.db_table)) for i, convs in converters if convs],
-        )
-    return _VOUCHER_SELECT[vendor]
-
-
 _LOCK_SQL: dict[tuple, str] = {}
 
 
@@ -449,7 +427,7 @@ def _select_voucher(
     The voucher is locked first (a subquery with ``FOR UPDATE`` is not merged into the outer query), then
     the pending transfer and the head: the order every voucher write takes them in."""
     db = _db()
-    columns, names, converters = _voucher_columns(db)
+    cols = Columns.of(Voucher)
     postgres = db.vendor == "postgresql"
     if pending and not postgres:
         checks = {**checks, **_pending_checks()}
@@ -457,7 +435,7 @@ def _select_voucher(
     values = [p for check in checks.values() for p in check.params] + [pk, *params]
     key = (db.vendor, predicate, tuple(check.sql for check in checks.values()), tuple(ids), pending)
     if key not in _LOCK_SQL:
-        _LOCK_SQL[key] = _lock_sql(db, columns, predicate, checks, ids, pending)
+        _LOCK_SQL[key] = _lock_sql(db, cols.sql, predicate, checks, ids, pending)
     sql = _LOCK_SQL[key]
     if postgres:
         fresh = [x for model, n in ids.items() for x in (model._meta.db_table, model._meta.pk.column, n)]
@@ -467,12 +445,8 @@ def _select_voucher(
         row = cur.fetchone()
     if row is None:
         return None
-    fields = list(row[: len(names)])
-    for i, convs, expression in converters:
-        for convert in convs:
-            fields[i] = convert(fields[i], expression, db)
-    voucher = Voucher.from_db(db.alias, names, fields)
-    at = len(names)
+    voucher = cols.instance(row)
+    at = len(cols)
     for name in checks:
         setattr(voucher, name, row[at])
         at += 1

@@ -8,6 +8,7 @@ from typing import NamedTuple
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils.translation import gettext as _
 
+from chanlian.core.db import Columns
 from chanlian.core.errors import InvalidInput
 from chanlian.core.money import to_fen
 from chanlian.core.params import parse_id
@@ -102,7 +103,12 @@ def price_for(listing: Listing, quantity) -> TierPrice:
         )
     prefetched = getattr(listing, "_prefetched_objects_cache", {})
     # Sorted here, so the query needs no ORDER BY (the model's ordering would join the listing for it).
-    rows = prefetched["tiers"] if "tiers" in prefetched else listing.tiers.order_by()
+    # Plain SQL for the tiers (``core.db.Columns``): the related manager's queryset cost more to build.
+    rows = (
+        prefetched["tiers"]
+        if "tiers" in prefetched
+        else Columns.of(PriceTier).where("listing_id", listing.pk)
+    )
     tiers = sorted(rows, key=lambda t: t.min_quantity)
     chosen = None
     for tier in tiers:

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from chanlian.core import audit
+from chanlian.core.db import Columns
 from chanlian.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chanlian.core.money import CNY, to_fen
 from chanlian.core.params import MAX_ID
@@ -165,7 +166,7 @@ def _acting_enterprise(actor, value, field: str) -> Enterprise:
                 code="enterprise_required",
                 fields={field: "required"},
             )
-        return Enterprise.objects.get(pk=acting[0])
+        return Columns.of(Enterprise).by_pk(acting[0])  # one plain SELECT: no queryset to build
     text = str(value).strip()
     enterprise = None
     if text.isdigit() and 0 < int(text) <= MAX_ID and p.staff_of(int(text)):
