@@ -39,10 +39,12 @@ class Columns:
 
     _cache: dict[tuple, Columns] = {}
 
-    def __init__(self, model, db, alias: str | None = None):
+    def __init__(self, model, db, alias: str | None = None, only: tuple[str, ...] | None = None):
         ops, table = db.ops, model._meta.db_table
         prefix = ops.quote_name(alias or table)
         fields = model._meta.concrete_fields
+        if only is not None:  # a subset, as ``QuerySet.only``: the instance defers the rest
+            fields = [f for f in fields if f.name in only or f.attname in only or f.primary_key]
         self.model = model
         self.sql = ", ".join(f"{prefix}.{ops.quote_name(f.column)}" for f in fields)
         self.names = [f.attname for f in fields]
@@ -54,11 +56,17 @@ class Columns:
                 self.converters.append((i, convs, expression))
 
     @classmethod
-    def of(cls, model, alias: str | None = None, using: str = DEFAULT_DB_ALIAS) -> Columns:
+    def of(
+        cls,
+        model,
+        alias: str | None = None,
+        only: tuple[str, ...] | None = None,
+        using: str = DEFAULT_DB_ALIAS,
+    ) -> Columns:
         db = connections[using]
-        key = (model, db.vendor, alias)
+        key = (model, db.vendor, alias, only)
         if key not in cls._cache:
-            cls._cache[key] = cls(model, db, alias)
+            cls._cache[key] = cls(model, db, alias, only)
         return cls._cache[key]
 
     def __len__(self) -> int:
@@ -77,7 +85,7 @@ class Columns:
         """The row ``pk`` as an instance, or ``None``: ``Model.objects.filter(pk=pk).first()`` without
         building a queryset."""
         db = connections[using]
-        key = ("by_pk", self.model, db.vendor)
+        key = ("by_pk", self.model, db.vendor, self.sql)
         if key not in _SQL:
             qn, meta = db.ops.quote_name, self.model._meta
             _SQL[key] = f"SELECT {self.sql} FROM {qn(meta.db_table)} WHERE {qn(meta.pk.column)} = %s"  # noqa: S608
@@ -89,7 +97,7 @@ class Columns:
     def where(self, column: str, value, using: str = DEFAULT_DB_ALIAS) -> list:
         """The rows whose ``column`` equals ``value``, as instances, in no particular order."""
         db = connections[using]
-        key = ("where", self.model, db.vendor, column)
+        key = ("where", self.model, db.vendor, self.sql, column)
         if key not in _SQL:
             qn, meta = db.ops.quote_name, self.model._meta
             _SQL[key] = f"SELECT {self.sql} FROM {qn(meta.db_table)} WHERE {qn(column)} = %s"  # noqa: S608

@@ -27,9 +27,10 @@ Who sees what (docs/trading.md explains why):
 
 from __future__ import annotations
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q
 
-from chanlian.core.permissions import policy, restrict
+from chanlian.core.permissions import policy, restrict, sql_policy
 from chanlian.registry.principal import principal_for
 
 from .choices import DemandVisibility, ListingStatus
@@ -78,6 +79,28 @@ def listing_policy(qs, user, action):
     if action == "moderate":
         return qs.filter(cluster_id__in=p.operated_cluster_ids)
     return qs.none()
+
+
+@sql_policy(Listing)
+def listing_sql_policy(user, action):
+    """``listing_policy``'s ``view`` as a SQL predicate over ``trade_listing`` (the one read of an order
+    placement, bench/orders.py); other actions are left to the queryset."""
+    if action != "view":
+        return None
+    p = principal_for(user)
+    if p.is_platform_admin:
+        return "1 = 1", []
+    qn = connection.ops.quote_name
+    table = qn(Listing._meta.db_table)
+    terms, params = [f"{table}.{qn('status')} = %s"], [ListingStatus.PUBLISHED]
+    for column, ids in (
+        ("supplier_id", sorted(p.enterprise_ids)),
+        ("cluster_id", sorted(p.operated_cluster_ids)),
+    ):
+        if ids:
+            terms.append(f"{table}.{qn(column)} IN ({', '.join(['%s'] * len(ids))})")
+            params += ids
+    return " OR ".join(terms), params
 
 
 @policy(PriceTier)
