@@ -22,6 +22,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from . import audit
 
 _INSERT_SQL: dict[tuple, tuple[str, list, bool]] = {}
+UNNEST_FROM = 6  # rows; fewer go as VALUES (insert_sql)
 _UPDATE_SQL: dict[tuple, tuple[str, list]] = {}
 
 
@@ -46,12 +47,13 @@ def insert_sql(db, model, objs: list, *, ignore_conflicts: bool = False, returni
     when every row has one (ids read beforehand with ``nextval``), else left to the database and, with
     ``returning``, read back (``RETURNING id``).
 
-    On PostgreSQL several rows go as one array per column, ``INSERT … SELECT * FROM UNNEST(%s::type[],
-    …)`` (as Django's ``bulk_create`` does): the same statement text and as many parameters whatever the
-    number of rows, so psycopg prepares it (it prepares no statement of more than 50 parameters, and a
-    split's ``VALUES`` rows had 77)."""
+    On PostgreSQL ``UNNEST_FROM`` rows or more go as one array per column, ``INSERT … SELECT * FROM
+    UNNEST(%s::type[], …)`` (as Django's ``bulk_create`` does): the same statement text and as many
+    parameters whatever the number of rows. Measured (100 rolled-back inserts of voucher events): 3 rows
+    0.31 ms Python as ``VALUES``, 0.40 as arrays; 10 rows 0.65 / 0.59; 100 rows 3.70 / 2.82 ms, and
+    PostgreSQL 1.10 / 0.75 ms."""
     with_pk = all(obj.pk is not None for obj in objs)
-    unnest = db.vendor == "postgresql" and len(objs) > 1
+    unnest = db.vendor == "postgresql" and len(objs) >= UNNEST_FROM
     key = (db.vendor, model, len(objs) if not unnest else "unnest", ignore_conflicts, returning, with_pk)
     if key not in _INSERT_SQL:
         ops, meta = db.ops, model._meta
