@@ -4,30 +4,18 @@ every persona, on listings in every state and of two suppliers; other actions ar
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
-from django.db import connection
 
-from chanlian.core.permissions import restrict, restrict_sql
+from chanlian.core.permissions import restrict
 from chanlian.trade import services
 from chanlian.trade.models import Listing
+from tests.sql_policy import fresh, sql_ids
 from tests.trade.factories import add_rival, make_listing
 
 pytestmark = pytest.mark.django_db
 
 
 def _sql_ids(user, action) -> set[int] | None:
-    allowed = restrict_sql(Listing, user, action)
-    if allowed is None:
-        return None
-    predicate, params = allowed
-    table = connection.ops.quote_name(Listing._meta.db_table)
-    with connection.cursor() as cur:
-        cur.execute(f"SELECT {table}.id FROM {table} WHERE {predicate}", params)
-        return {row[0] for row in cur.fetchall()}
-
-
-def _fresh(user):
-    user.__dict__.pop("_chanlian_principal", None)
-    return user
+    return sql_ids(Listing, user, action)
 
 
 def test_the_sql_rule_selects_what_the_policy_selects(world):
@@ -45,18 +33,18 @@ def test_the_sql_rule_selects_what_the_policy_selects(world):
     covered = 0
     for name, user in [*world.users.items(), ("anonymous", AnonymousUser())]:
         for action in ("view", "supply", "moderate", "fly"):
-            sql = _sql_ids(_fresh(user), action)
+            sql = _sql_ids(fresh(user), action)
             if sql is None:
                 assert action != "view", name
                 continue
             covered += 1
-            expected = set(restrict(Listing, _fresh(user), action).values_list("id", flat=True))
+            expected = set(restrict(Listing, fresh(user), action).values_list("id", flat=True))
             assert sql == expected, (name, action, sql, expected)
     assert covered >= len(world.users) + 1  # every persona for view; nobody signed in: every action
     # not trivially equal: a supplier sees its own drafts, a buyer only what is published
-    assert _sql_ids(_fresh(world.users["supplier"]), "view") >= {published.pk, draft.pk}
-    assert _sql_ids(_fresh(world.users["buyer"]), "view") == {published.pk, rival_published.pk}
-    assert _sql_ids(_fresh(world.users["rival"]), "view") == {
+    assert _sql_ids(fresh(world.users["supplier"]), "view") >= {published.pk, draft.pk}
+    assert _sql_ids(fresh(world.users["buyer"]), "view") == {published.pk, rival_published.pk}
+    assert _sql_ids(fresh(world.users["rival"]), "view") == {
         published.pk,
         paused.pk,
         closed.pk,
