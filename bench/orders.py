@@ -2,7 +2,8 @@
 server) with 8 concurrent clients, on PostgreSQL.
 
 Data (made at run time in a throw-away database): a tea cluster, suppliers with published listings of
-plenty of stock, and one buyer company per client thread with its own API token. Each client uses one
+plenty of stock, one buyer company per client thread with its own API token, and ``BENCH_HISTORY``
+orders already placed (20,000 rows, default) before the statistics are taken. Each client uses one
 HTTP/1.1 connection (reopened when the server closes it: ``chanlian serve`` keeps no connection alive
 by default) and places orders from listings, one after another (``{"listing", "quantity",
 "delivery_region"}``, ``Authorization: Token …``). Figures: orders/s over the whole run and the
@@ -32,12 +33,14 @@ import subprocess
 import sys
 import threading
 import time
+from decimal import Decimal
 
 from common import ROOT, audit_chains, floor_audit_append, floor_audit_heads, percentile, setup_database
 
 N_ORDERS = int(os.environ.get("BENCH_ORDERS", "3000"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
 N_LISTINGS = int(os.environ.get("BENCH_LISTINGS", "40"))
+HISTORY = int(os.environ.get("BENCH_HISTORY", "20000"))  # orders placed before the run (rows)
 WARMUP = int(os.environ.get("BENCH_WARMUP", "10"))  # per client, not counted
 PORT = int(os.environ.get("BENCH_PORT", "8767"))
 TARGET_RATIO, TARGET_P95_MS = 0.25, 100.0
@@ -110,10 +113,13 @@ def generate():
     for i in range(CLIENTS):
         user = User.objects.create_user(f"bench_buyer{i}", password="bench-password-1")
         county = counties[i % len(counties)]
-        registry.register_enterprise(
+        buyer = registry.register_enterprise(
             user, uscc=make(county, f"{9000 + i:08d}"), name=f"茶叶贸易有限公司{i + 1}", region=county
         )
-        clients.append({"token": Token.objects.create(user=user).key, "region": county, "user": user})
+        clients.append(
+            {"token": Token.objects.create(user=user).key, "region": county, "user": user, "buyer": buyer.pk}
+        )
+    history(listings, clients, tea)
     from django.db import connection
 
     with connection.cursor() as cur:
@@ -124,6 +130,47 @@ def generate():
         flush=True,
     )
     return listings, clients
+
+
+def history(listings: list[int], clients: list[dict], cluster) -> None:
+    """``BENCH_HISTORY`` orders already placed (rows, as a platform in use has), before the statistics
+    are taken: analysed while ``trade_order`` is empty, its prepared statements' generic plans may scan
+    it, and every order is slower than the last as it grows (measured on the voucher moves, docs/
+    benchmarks.md "Finance", session 13)."""
+    from django.utils import timezone
+
+    from chanlian.trade.models import Listing, Order
+
+    by_id = {x.pk: x for x in Listing.objects.filter(pk__in=listings)}
+    now = timezone.now()
+    rows = []
+    for i in range(HISTORY):
+        listing, client = by_id[listings[i % len(listings)]], clients[i % len(clients)]
+        rows.append(
+            Order(
+                cluster=cluster,
+                buyer_id=client["buyer"],
+                supplier_id=listing.supplier_id,
+                origin="listing",
+                listing=listing,
+                reference=f"HX{i:08d}",
+                category=listing.category,
+                title=listing.title,
+                spec=listing.spec,
+                quantity=Decimal(20),
+                unit=listing.unit,
+                unit_price=Decimal(260),
+                amount=Decimal(5200),
+                delivery_region_id=client["region"],
+                delivery_date=timezone.localdate(),
+                payment_terms="escrow",
+                fee_rate=cluster.fee_rate,
+                status="created",
+                placed_by=client["user"],
+                placed_at=now,
+            )
+        )
+    Order.objects.bulk_create(rows, batch_size=2000)
 
 
 # ---------------------------------------------------------------------------------------------- API
