@@ -65,7 +65,7 @@ def floor_head_sql(chains: int, ref: str) -> str:
 
 def floor_audit_parts(head, actor, action, object_type, oid, cluster, enterprise, data) -> list:
     """The audit entry after ``head`` = (chain, seq, hash) and the head's move, as ``(sql, params)`` for
-    one fused statement (``floor_fused``), as ``core.audit.append_sql`` makes them."""
+    one fused statement (``floor_fused``), as ``core.writes.Writes`` makes them."""
     import hashlib
 
     chain, seq, prev = head

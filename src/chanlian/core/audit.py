@@ -100,7 +100,7 @@ def record(
     )
     _insert(db, entry)
     with db.cursor() as cur:
-        cur.execute(_HEAD_UPDATE, [entry.seq, entry.hash, entry.chain])
+        cur.execute(*head_move_sql(entry.chain, entry.seq, entry.hash))
     return entry
 
 
@@ -121,7 +121,7 @@ def new_entry(
     """The entry that follows ``head`` — ``(chain, seq, hash)`` of this transaction's chain, locked by
     the caller (``lock_head``, or ``head_sql`` in the caller's own locking statement) — hashed, unsaved.
     ``record`` saves it; ``core.writes.Writes`` sends it with the service's other writes
-    (``append_sql``)."""
+    (``entries_sql``, ``head_move_sql``)."""
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = obj.pk if object_id is None else object_id
@@ -150,20 +150,29 @@ def new_entry(
     return entry
 
 
-def append_sql(db, entry: AuditEntry) -> list[tuple[str, list]]:
-    """The two writes that append ``entry`` to its chain — the entry's ``INSERT`` (its id left to the
-    database, not read back) and the head's ``UPDATE`` — as ``(sql, params)``, for one statement with the
-    service's own writes (``core.writes``)."""
-    if db.vendor not in _APPEND_SQL:
+def entries_sql(db, entries: list[AuditEntry]) -> tuple[str, list]:
+    """One ``INSERT`` of ``entries`` in their order (their ids left to the database, not read back) as
+    ``(sql, params)``, for one statement with a service's own writes (``core.writes``), which then moves
+    the head once (``head_move_sql``). The values are the entries' own, as hashed: no ``pre_save``."""
+    key = (db.vendor, len(entries))
+    if key not in _ENTRIES_SQL:
         columns = ", ".join(db.ops.quote_name(f.column) for f in _ENTRY_FIELDS)
-        marks = ", ".join(["%s"] * len(_ENTRY_FIELDS))
-        _APPEND_SQL[db.vendor] = f"INSERT INTO {AuditEntry._meta.db_table} ({columns}) VALUES ({marks})"  # noqa: S608
-    params = [f.get_db_prep_save(getattr(entry, f.attname), db) for f in _ENTRY_FIELDS]
-    entry._state.adding, entry._state.db = False, db.alias
-    return [(_APPEND_SQL[db.vendor], params), (_HEAD_UPDATE, [entry.seq, entry.hash, entry.chain])]
+        row = "(" + ", ".join(["%s"] * len(_ENTRY_FIELDS)) + ")"
+        _ENTRIES_SQL[key] = (
+            f"INSERT INTO {AuditEntry._meta.db_table} ({columns}) VALUES {', '.join([row] * len(entries))}"  # noqa: S608
+        )
+    params = [f.get_db_prep_save(getattr(e, f.attname), db) for e in entries for f in _ENTRY_FIELDS]
+    for e in entries:
+        e._state.adding, e._state.db = False, db.alias
+    return _ENTRIES_SQL[key], params
 
 
-_APPEND_SQL: dict[str, str] = {}
+_ENTRIES_SQL: dict[tuple, str] = {}
+
+
+def head_move_sql(chain: int, seq: int, hash_: str) -> tuple[str, list]:
+    """The ``UPDATE`` that moves ``chain``'s head to ``(seq, hash_)``, as ``(sql, params)``."""
+    return _HEAD_UPDATE, [seq, hash_, chain]
 
 
 def head_sql(ref: str) -> str:

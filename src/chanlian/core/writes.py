@@ -143,13 +143,20 @@ class Writes:
     carry every id another row refers to. Without it, or elsewhere, each write runs when it is called.
 
     Only unconditional writes belong here: the statement reports no row counts. A write that depends on
-    the state it finds is decided by the caller's locking statement first."""
+    the state it finds is decided by the caller's locking statement first.
+
+    In one statement the sub-statements see the same snapshot and PostgreSQL does not say which of two
+    updates of one row wins, nor in which order rows of two ``INSERT``s get their ids. So the updates of
+    one row are merged into one ``UPDATE`` (later fields win, as they would one after another), the audit
+    entries go as one ``INSERT`` in chain order, and the head moves once, to the last entry's link."""
 
     def __init__(self, head: tuple[int, int, str] | None = None, using: str = DEFAULT_DB_ALIAS):
         self.db = _db(using)
         self.head = head
         self.fused = head is not None and self.db.vendor == "postgresql"
         self._parts: list[tuple[str, list]] = []
+        self._updates: dict[tuple, dict] = {}
+        self._entries: list = []
 
     def insert(self, model, objs: list, *, ignore_conflicts: bool = False) -> list:
         """``insert_rows``; collected, the rows' ids are theirs or left unset."""
@@ -168,22 +175,27 @@ class Writes:
         if not self.fused:
             update_row(model, pk, **fields)
             return
-        self._parts.append(update_sql(self.db, model, pk, **fields))
+        self._updates.setdefault((model, pk), {}).update(fields)
 
     def audit(self, actor, action: str, obj=None, **kwargs):
-        """``core.audit.record``; collected, the entry (linked to ``head``) and the head's move."""
+        """``core.audit.record``; collected, the entry (linked to ``head``), the head moved at ``send``."""
         if not self.fused:
             return audit.record(actor, action, obj, **kwargs)
         entry = audit.new_entry(actor, action, obj, head=self.head, **kwargs)
-        self._parts += audit.append_sql(self.db, entry)
+        self._entries.append(entry)
         self.head = (entry.chain, entry.seq, entry.hash)
         return entry
 
     def send(self) -> None:
         """The collected writes as one statement (nothing where each ran when called)."""
-        if not self._parts:
-            return
         parts, self._parts = self._parts, []
+        parts += [update_sql(self.db, model, pk, **fields) for (model, pk), fields in self._updates.items()]
+        self._updates = {}
+        if self._entries:  # one INSERT, so the entries' ids follow their order in the chain
+            parts += [audit.entries_sql(self.db, self._entries), audit.head_move_sql(*self.head)]
+            self._entries = []
+        if not parts:
+            return
         sql = "WITH " + ", ".join(f"w{i} AS ({s})" for i, (s, _p) in enumerate(parts)) + " SELECT 1"
         with self.db.cursor() as cur:
             cur.execute(sql, [p for _s, params in parts for p in params])
